@@ -229,6 +229,68 @@ async fn the_control_api_drives_faults_counters_and_reset() {
 }
 
 #[tokio::test]
+async fn faults_set_at_start_apply_from_the_first_request() {
+    let config = SimConfig {
+        faults: Faults {
+            latency: Duration::from_millis(200),
+            ..Faults::default()
+        },
+        ..common::config(Seed::Empty)
+    };
+    let started = Instant::now();
+
+    let halo = Halo::start_with(config).await;
+    let logged_in = started.elapsed();
+    let timed = Instant::now();
+    let status = halo.get("/api/Status").await.status();
+
+    assert!(logged_in >= Duration::from_millis(200), "{logged_in:?}");
+    assert!(timed.elapsed() >= Duration::from_millis(200));
+    assert_eq!(status, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn the_control_api_sets_every_kind_of_fault() {
+    let halo = Halo::start(Seed::Empty).await;
+    let faults = halo.url("/_sim/faults");
+    let put = |body: Value| halo.http.put(&faults).json(&body).send();
+
+    put(json!({"latency_ms": 200})).await.unwrap();
+    let slow_start = Instant::now();
+    let slow = halo.get("/api/Status").await.status();
+    let slow_took = slow_start.elapsed();
+    let read: Value = halo
+        .http
+        .get(&faults)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    put(json!({"error_rate": 1.0})).await.unwrap();
+    let failing = halo.get("/api/Status").await.status();
+    put(json!({"drop_next": 1})).await.unwrap();
+    let dropped = halo
+        .http
+        .get(halo.url("/api/Status"))
+        .bearer_auth(&halo.token)
+        .send()
+        .await;
+    let bad_rate = put(json!({"error_rate": 2.0})).await.unwrap().status();
+    put(json!({})).await.unwrap();
+    let healthy = halo.get("/api/Status").await.status();
+
+    assert_eq!(slow, StatusCode::OK);
+    assert!(slow_took >= Duration::from_millis(200), "{slow_took:?}");
+    assert_eq!(read["latency_ms"], 200);
+    assert_eq!(failing, StatusCode::INTERNAL_SERVER_ERROR);
+    assert!(dropped.is_err(), "{dropped:?}");
+    assert_eq!(bad_rate, StatusCode::BAD_REQUEST);
+    assert_eq!(healthy, StatusCode::OK);
+}
+
+#[tokio::test]
 async fn the_control_api_sets_the_rate_limit_and_adds_apps() {
     let halo = Halo::start(Seed::Empty).await;
     let control = |path: &str| halo.url(&format!("/_sim{path}"));
@@ -326,9 +388,15 @@ async fn changes_are_posted_to_the_webhook_with_basic_auth() {
             },
         )
         .unwrap();
-    let deliveries = wait_for(&received, 2).await;
+    wait_for(&received, 2).await;
+    halo.post_created(
+        "/api/Tickets",
+        &json!([{"id": ticket["id"], "summary": "webhook me again"}]),
+    )
+    .await;
+    let deliveries = wait_for(&received, 3).await;
 
-    assert_eq!(deliveries.len(), 2);
+    assert_eq!(deliveries.len(), 3);
     let expected_auth = format!("Basic {}", base64_of("halo:hook-secret"));
     assert!(
         deliveries
@@ -344,7 +412,25 @@ async fn changes_are_posted_to_the_webhook_with_basic_auth() {
     assert_eq!(answered["action_id"], 2);
     assert_eq!(logged["webhook_id"], answered["webhook_id"]);
     assert_ne!(logged["id"], answered["id"]);
-    assert_eq!(halo.sim.webhook_stats().delivered, 2);
+    let (_, updated) = &deliveries[2];
+    assert_eq!(updated["event"], "Ticket Updated");
+    assert_eq!(updated["ticket_id"], ticket["id"]);
+    for (_, payload) in &deliveries {
+        let timestamp = payload["timestamp"].as_str().unwrap_or_default();
+        assert!(
+            chrono::DateTime::parse_from_rfc3339(timestamp).is_ok(),
+            "{timestamp}"
+        );
+    }
+    // The simulator counts a delivery once the receiver's answer is in, which
+    // can be just after the receiver stored the payload.
+    for _ in 0..100 {
+        if halo.sim.webhook_stats().delivered >= 3 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(halo.sim.webhook_stats().delivered, 3);
 }
 
 #[tokio::test]

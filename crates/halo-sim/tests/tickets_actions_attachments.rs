@@ -61,8 +61,10 @@ async fn a_created_ticket_comes_back_as_one_object_with_action_1() {
             .is_some_and(|guid| guid.len() == 36)
     );
     assert_eq!(ticket["priority"]["priorityid"], ticket["priority_id"]);
-    assert!(ticket["dateoccurred"].as_str().unwrap().ends_with('Z'));
+    assert!(has_seven_fractional_digits_and_z(&ticket["dateoccurred"]));
+    assert!(has_seven_fractional_digits_and_z(&ticket["datecreated"]));
     assert_eq!(ticket["deadlinedate"], "1900-01-01T00:00:00");
+    assert_eq!(ticket["targetdate"], "1900-01-01T00:00:00");
     assert!(ticket.get("dateclosed").is_none());
 
     let actions = halo
@@ -71,6 +73,23 @@ async fn a_created_ticket_comes_back_as_one_object_with_action_1() {
     assert_eq!(ids(&actions["actions"]), [1]);
     assert_eq!(actions["actions"][0]["outcome"], "First User Email");
     assert_eq!(actions["actions"][0]["who"], "Admin");
+    assert!(has_seven_fractional_digits_and_z(
+        &actions["actions"][0]["datetime"]
+    ));
+}
+
+/// Whether `value` is a date as Halo writes ticket and action times:
+/// `2024-06-20T14:45:15.9746271Z`.
+fn has_seven_fractional_digits_and_z(value: &Value) -> bool {
+    let Some(date) = value.as_str() else {
+        return false;
+    };
+    let Some((_, fraction)) = date.split_once('.') else {
+        return false;
+    };
+    fraction
+        .strip_suffix('Z')
+        .is_some_and(|digits| digits.len() == 7 && digits.bytes().all(|b| b.is_ascii_digit()))
 }
 
 #[tokio::test]

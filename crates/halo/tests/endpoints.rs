@@ -78,6 +78,44 @@ async fn ticket_filters_reach_halo() {
 }
 
 #[tokio::test]
+async fn open_only_leaves_out_the_closed_tickets() {
+    let sim = start_sim(&[PARLEY_APP]).await;
+    let client = parley_client(&sim);
+
+    let open = client
+        .list_tickets(&TicketQuery {
+            open_only: true,
+            ..TicketQuery::default()
+        })
+        .await
+        .expect("open only");
+
+    assert_eq!(
+        open.len(),
+        sim.ticket_count() - 1,
+        "one demo ticket is closed"
+    );
+    assert!(
+        open.iter()
+            .all(|t| t.status_id != Some(halo_sim::CLOSED_STATUS_ID)),
+        "{open:?}"
+    );
+    let logged = sim.request_log();
+    let listed = logged
+        .iter()
+        .rfind(|entry| entry.endpoint == "GET tickets")
+        .expect("the list request");
+    assert!(
+        listed
+            .query
+            .as_deref()
+            .is_some_and(|query| query.contains("open_only=true")),
+        "{listed:?}"
+    );
+    sim.shutdown().await;
+}
+
+#[tokio::test]
 async fn paging_walks_every_page_until_record_count() {
     let sim = start_sim(&[PARLEY_APP]).await;
     let client = parley_client(&sim);
@@ -151,6 +189,11 @@ async fn a_ticket_is_created_and_updated() {
     assert_eq!(created.summary, "Chat: cannot log in");
     assert_eq!(created.user_id, Some(alice[0].id));
     assert_eq!(created.client_id, alice[0].client_id);
+    assert!(
+        created.dateoccurred.is_some(),
+        "seven fractional digits read"
+    );
+    assert_eq!(created.deadlinedate, None, "the year-1900 sentinel");
     assert_eq!(updated.id, created.id);
     assert_eq!(updated.status_id, Some(halo_sim::CLOSED_STATUS_ID));
     assert_eq!(sim.requests_to("POST", "tickets"), 2);
@@ -245,6 +288,50 @@ async fn an_attachment_round_trips_with_its_file_name() {
             .as_deref()
             .is_some_and(|t| t.starts_with("text/plain"))
     );
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn an_attachment_on_an_action_is_listed_with_that_action() {
+    let sim = start_sim(&[PARLEY_APP]).await;
+    let client = parley_client(&sim);
+    let note = client
+        .create_action(&NewAction::visible_note(
+            PRINTER_TICKET,
+            "Email Update",
+            "<p>Screenshot attached</p>",
+        ))
+        .await
+        .expect("a note to attach to");
+    let upload = NewAttachment::new("screen.png", "image/png", &[0x89, b'P', b'N', b'G'])
+        .for_ticket(PRINTER_TICKET)
+        .on_action(note.id);
+
+    let uploaded = client.upload_attachment(&upload).await.expect("uploaded");
+    let on_note = client
+        .list_attachments(PRINTER_TICKET, Some(note.id))
+        .await
+        .expect("listed for the note");
+    let on_ticket = client
+        .list_attachments(PRINTER_TICKET, None)
+        .await
+        .expect("listed for the ticket");
+    let file = client
+        .download_attachment(uploaded.id)
+        .await
+        .expect("downloaded");
+
+    assert_eq!(uploaded.action_id, Some(note.id));
+    assert!(uploaded.isimage);
+    assert_eq!(
+        on_note.iter().map(|a| a.id).collect::<Vec<_>>(),
+        [uploaded.id],
+        "only the note's own file"
+    );
+    assert!(on_ticket.len() > on_note.len());
+    assert_eq!(file.bytes, [0x89, b'P', b'N', b'G']);
+    assert_eq!(file.content_type.as_deref(), Some("image/png"));
+    assert_eq!(sim.requests_to("POST", "attachment"), 1);
     sim.shutdown().await;
 }
 

@@ -8,10 +8,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use common::{PARLEY_APP, config, parley_client, start_sim};
-use halo::model::NewTicket;
+use halo::model::{NewAction, NewAttachment, NewTicket};
 use halo::{
-    Budget, BudgetConfig, HaloClient, HaloConfig, HaloError, HostPolicy, Permission, RetryPolicy,
-    Secret, SiteUrl,
+    ActionQuery, AgentQuery, Budget, BudgetConfig, ClientQuery, HaloClient, HaloConfig, HaloError,
+    HostPolicy, Permission, RetryPolicy, Secret, SiteUrl,
 };
 use halo_sim::{Faults, RateLimit};
 
@@ -47,6 +47,111 @@ async fn a_missing_permission_is_named_with_the_agents_role() {
             .is_some_and(|fix| fix.contains(halo::PERMISSIONS_PLACE))
     );
     assert_eq!(sim.requests_to("GET", "users"), 1, "a 403 is not retried");
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn every_call_names_the_permission_of_the_table_when_refused() {
+    let sim = start_sim(&["reader:reader-secret-1:read:tickets"]).await;
+    let client = HaloClient::new(config(&sim, "reader", "reader-secret-1")).expect("client");
+    let note = NewAction::private_note(1001, "Private Note", "<p>x</p>");
+    let file = NewAttachment::new("x.txt", "text/plain", b"x").for_ticket(1001);
+
+    let refused = [
+        (
+            "GET Client",
+            client.list_clients(&ClientQuery::default()).await.err(),
+        ),
+        ("GET Site", client.list_sites(12).await.err()),
+        (
+            "GET Agent",
+            client.list_agents(&AgentQuery::default()).await.err(),
+        ),
+        (
+            "GET Users",
+            client.find_users_by_email("a@b.example").await.err(),
+        ),
+        (
+            "POST Tickets",
+            client.create_ticket(&new_ticket()).await.err(),
+        ),
+        ("POST Actions", client.create_action(&note).await.err()),
+        (
+            "POST Attachment",
+            client.upload_attachment(&file).await.err(),
+        ),
+    ];
+    let allowed = [
+        client.list_statuses().await.err(),
+        client.list_ticket_types().await.err(),
+        client.list_priorities().await.err(),
+        client.list_outcomes().await.err(),
+        client
+            .list_actions(1001, &ActionQuery::default())
+            .await
+            .err(),
+        client.list_attachments(1001, None).await.err(),
+    ];
+
+    let named: Vec<(&str, Option<Permission>)> = refused
+        .iter()
+        .map(|(call, error)| (*call, error.as_ref().and_then(HaloError::permission)))
+        .collect();
+    assert_eq!(
+        named,
+        [
+            ("GET Client", Some(Permission::ReadCustomers)),
+            ("GET Site", Some(Permission::ReadCustomers)),
+            ("GET Agent", Some(Permission::ReadCrm)),
+            ("GET Users", Some(Permission::ReadCrm)),
+            ("POST Tickets", Some(Permission::EditTickets)),
+            ("POST Actions", Some(Permission::EditTickets)),
+            ("POST Attachment", Some(Permission::EditTickets)),
+        ]
+    );
+    for (call, error) in &refused {
+        let message = error.as_ref().map(ToString::to_string).unwrap_or_default();
+        assert!(message.contains(call), "{message}");
+        assert!(message.contains("role of the agent"), "{message}");
+    }
+    assert!(allowed.iter().all(Option::is_none), "{allowed:?}");
+    assert_eq!(sim.ticket_count(), 4, "nothing was written");
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn edit_tickets_alone_also_reads_tickets() {
+    let sim = start_sim(&["editor:editor-secret-1:edit:tickets"]).await;
+    let mut config = config(&sim, "editor", "editor-secret-1");
+    config.scopes = "edit:tickets".to_owned();
+    let client = HaloClient::new(config).expect("client");
+
+    let tickets = client
+        .list_tickets(&Default::default())
+        .await
+        .expect("read under edit:tickets");
+
+    assert_eq!(tickets.len(), sim.ticket_count());
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_429_on_a_write_is_not_retried() {
+    let sim = start_sim(&[PARLEY_APP]).await;
+    let client = parley_client(&sim);
+    client.authenticate().await.expect("a token");
+    let before = sim.ticket_count();
+    sim.set_faults(Faults {
+        fail_next: Some((1, 429)),
+        ..Faults::default()
+    });
+
+    let error = client.create_ticket(&new_ticket()).await.expect_err("429");
+
+    assert!(matches!(error, HaloError::RateLimited { .. }), "{error:?}");
+    assert!(error.is_retryable(), "the caller may decide to retry");
+    assert_eq!(sim.requests_to("POST", "tickets"), 1, "exactly one POST");
+    assert_eq!(sim.ticket_count(), before);
     sim.shutdown().await;
 }
 

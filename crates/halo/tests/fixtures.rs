@@ -193,3 +193,26 @@ fn the_user_reads_its_float_site_id_and_offsetless_date() {
         "a date without offset is UTC"
     );
 }
+
+#[test]
+fn every_fixture_file_has_a_decoding_test() {
+    let directory = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
+    let mut files: Vec<String> = std::fs::read_dir(&directory)
+        .expect("the fixtures directory")
+        .map(|entry| entry.expect("a directory entry").file_name())
+        .filter_map(|name| name.into_string().ok())
+        .filter(|name| name.ends_with(".json"))
+        .collect();
+    files.sort_unstable();
+
+    assert_eq!(
+        files,
+        [
+            "attachment-upload-response.json",
+            "ticket-create-response-2.json",
+            "ticket-create-response.json",
+            "user.json",
+        ],
+        "a new fixture needs a test above"
+    );
+}
