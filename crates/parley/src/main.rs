@@ -9,7 +9,7 @@ use std::process::ExitCode;
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = cli::Cli::parse();
-    cli::init_logging(cli.log.as_deref());
+    cli::init_logging(cli.log.as_deref(), cli.default_log_filter());
 
     match cli.run().await {
         Ok(code) => code,

@@ -1,8 +1,10 @@
-//! `parley demo`: a seeded HaloPSA simulator with a registered application, and
-//! the connection doctor run against it, so a newcomer sees a working setup.
+//! `parley demo`: Parley on SQLite with seeded technicians and a demo portal
+//! for seeded end users, beside a seeded HaloPSA simulator with a registered
+//! application and the connection doctor run against it, so a newcomer can
+//! play both sides of a chat at once.
 //!
-//! TODO(when the chat service lands, issue 3): start `parley serve` on SQLite
-//! here too, with the connector already configured against the simulator.
+//! TODO(when issue 4 lands the connector): save the connector against the
+//! simulator, so the demo's Parley shows as connected.
 
 use crate::cli::connector::render_table;
 use anyhow::Context;
@@ -10,7 +12,12 @@ use clap::Args;
 use halo::Secret;
 use halo::doctor::{self, DoctorInput};
 use halo_sim::{App, RateLimit, Seed, SimConfig, Simulator};
+use parley::accounts::{AccountError, Accounts};
+use parley::config::Config;
+use parley::server;
+use parley::store::Role;
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -18,8 +25,31 @@ use std::time::Duration;
 const DEMO_CLIENT_ID: &str = "parley-demo";
 const DEMO_CLIENT_SECRET: &str = "demo-secret";
 
+/// Seeded sign-ins; the demo's data lives in its own directory only.
+const DEMO_PASSWORD: &str = "demo-password";
+const DEMO_TECHNICIANS: [(&str, &str, Role); 3] = [
+    ("admin@msp.example", "Morgan Admin", Role::Admin),
+    ("tess.tech@msp.example", "Tess Tech", Role::Technician),
+    ("marco.rossi@msp.example", "Marco Rossi", Role::Technician),
+];
+/// End users the demo portal signs widget tokens for: contacts in the
+/// simulator's seed, so the later PSA issues find them there.
+const DEMO_END_USERS: [(&str, &str); 3] = [
+    ("Alice Carter", "alice.carter@northwind.example"),
+    ("Chloe Kim", "chloe.kim@contoso.example"),
+    ("Erin Diaz", "erin.diaz@fabrikam.example"),
+];
+
 #[derive(Debug, Args)]
 pub struct DemoArgs {
+    /// Address for Parley; port 0 picks a free port.
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    listen: SocketAddr,
+
+    /// Where the demo keeps its database; a fresh directory is safest.
+    #[arg(long, default_value = "parley-demo-data")]
+    data_dir: PathBuf,
+
     /// Address for the simulator; port 0 picks a free port.
     #[arg(long, default_value = "127.0.0.1:8090")]
     halo_listen: SocketAddr,
@@ -70,17 +100,62 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
     .await;
     print!("{}", render_table(&report));
 
+    let config = Config {
+        listen: args.listen,
+        data_dir: args.data_dir.clone(),
+        ..Config::default()
+    };
+    let options = server::Options {
+        demo_end_users: DEMO_END_USERS
+            .iter()
+            .map(|(name, email)| (name.to_string(), email.to_string()))
+            .collect(),
+        cheap_hashing: true,
+    };
+    let running = server::start(config, options).await?;
+    seed_accounts(&running.state.accounts).await?;
+
+    println!();
+    println!(
+        "Parley (demo data in {}): {}",
+        args.data_dir.display(),
+        running.url()
+    );
+    println!(
+        "  demo portal (play an end user): {}/demo/portal",
+        running.url()
+    );
+    println!(
+        "  technician console:             {}/console",
+        running.url()
+    );
+    for (email, name, role) in DEMO_TECHNICIANS {
+        println!("    {name} ({role}): {email} / {DEMO_PASSWORD}");
+    }
+
     if !args.once {
         println!();
         println!("Serving until Ctrl-C.");
-        tokio::signal::ctrl_c()
-            .await
-            .context("could not listen for Ctrl-C")?;
+        server::shutdown_signal().await;
     }
+    running.shutdown().await?;
     sim.shutdown().await;
     Ok(if report.ok {
         ExitCode::SUCCESS
     } else {
         ExitCode::FAILURE
     })
+}
+
+/// Creates the demo's technicians, once: a second run finds them in place.
+async fn seed_accounts(accounts: &Accounts) -> anyhow::Result<()> {
+    for (email, name, role) in DEMO_TECHNICIANS {
+        match accounts.create(email, name, role, DEMO_PASSWORD).await {
+            Ok(_) | Err(AccountError::Conflict(_)) => {}
+            Err(other) => {
+                return Err(anyhow::Error::new(other).context("could not seed demo accounts"));
+            }
+        }
+    }
+    Ok(())
 }

@@ -1,0 +1,64 @@
+//! `parley admin create`: an account from a shell, for scripted set-ups and
+//! for getting back in when every admin password is lost.
+
+use anyhow::Context;
+use clap::{Args, Subcommand};
+use parley::accounts::Accounts;
+use parley::store::{self, Role, Store};
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::serve::ServiceArgs;
+
+#[derive(Debug, Subcommand)]
+pub enum AdminCommand {
+    /// Create an admin or technician account.
+    Create(CreateArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct CreateArgs {
+    #[command(flatten)]
+    service: ServiceArgs,
+
+    #[arg(long)]
+    email: String,
+
+    #[arg(long)]
+    name: String,
+
+    /// Make a technician rather than an admin.
+    #[arg(long)]
+    technician: bool,
+
+    /// The password; prefer the environment variable, which other local users
+    /// cannot see in the process list.
+    #[arg(long, env = "PARLEY_ADMIN_PASSWORD", hide_env_values = true)]
+    password: String,
+}
+
+pub async fn run(command: AdminCommand) -> anyhow::Result<ExitCode> {
+    let AdminCommand::Create(args) = command;
+    let config = args.service.load()?;
+    std::fs::create_dir_all(&config.data_dir)
+        .with_context(|| format!("could not create {}", config.data_dir.display()))?;
+
+    let store: Arc<dyn Store> = Arc::from(store::open(&config.database_url()).await?);
+    let accounts =
+        Accounts::new(store, Duration::from_secs(3600), Duration::from_secs(3600)).await?;
+    let role = if args.technician {
+        Role::Technician
+    } else {
+        Role::Admin
+    };
+
+    let account = accounts
+        .create(&args.email, &args.name, role, &args.password)
+        .await?;
+    println!(
+        "Created {} account {} ({}).",
+        account.role, account.email, account.name
+    );
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,135 @@
+//! Starting the service: open the store, build the chat and account services,
+//! bind the listener and serve until told to stop.
+
+use crate::accounts::Accounts;
+use crate::chat::Chat;
+use crate::chat::hub::Hub;
+use crate::config::Config;
+use crate::store::{self, Store};
+use crate::web::{self, AppState};
+use anyhow::Context;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+/// Extra set-up for `parley demo` and tests.
+#[derive(Debug, Default, Clone)]
+pub struct Options {
+    /// End users (name, email) the demo portal can sign tokens for; mounts
+    /// `/demo/portal` when not empty.
+    pub demo_end_users: Vec<(String, String)>,
+    /// Cheap password hashing, for tests and seeded demo accounts only.
+    pub cheap_hashing: bool,
+}
+
+/// A running server; dropping it does not stop it, [`Running::shutdown`] does.
+#[derive(Debug)]
+pub struct Running {
+    pub address: SocketAddr,
+    pub state: AppState,
+    stop: Option<oneshot::Sender<()>>,
+    task: JoinHandle<std::io::Result<()>>,
+}
+
+impl Running {
+    pub fn url(&self) -> String {
+        format!("http://{}", self.address)
+    }
+
+    /// Stops accepting, lets open requests finish, and waits.
+    pub async fn shutdown(mut self) -> anyhow::Result<()> {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        self.task.await.context("the server task panicked")??;
+        Ok(())
+    }
+
+    /// Waits until the server stops on its own (after `stop_on` fired).
+    pub async fn wait(self) -> anyhow::Result<()> {
+        self.task.await.context("the server task panicked")??;
+        Ok(())
+    }
+}
+
+/// Opens everything the configuration names and starts serving.
+pub async fn start(config: Config, options: Options) -> anyhow::Result<Running> {
+    std::fs::create_dir_all(&config.data_dir).with_context(|| {
+        format!(
+            "could not create the data directory {}",
+            config.data_dir.display()
+        )
+    })?;
+    let database_url = config.database_url();
+    let store: Arc<dyn Store> = Arc::from(store::open(&database_url).await.with_context(|| {
+        format!(
+            "could not open the database {}",
+            crate::config::redact_url(&database_url)
+        )
+    })?);
+
+    let mut accounts = Accounts::new(
+        store.clone(),
+        Duration::from_secs(u64::from(config.session_hours) * 3600),
+        Duration::from_secs(u64::from(config.widget_session_hours) * 3600),
+    )
+    .await
+    .context("could not load the workspace")?;
+    if options.cheap_hashing {
+        accounts = accounts.with_cheap_hashing();
+    }
+    let chat = Chat::new(store, Hub::new(), config.limits.clone());
+
+    let listener = TcpListener::bind(config.listen)
+        .await
+        .with_context(|| format!("could not listen on {}", config.listen))?;
+    let address = listener
+        .local_addr()
+        .context("the listener has no address")?;
+
+    let state = AppState {
+        chat,
+        accounts,
+        config: Arc::new(config),
+        metrics: Arc::default(),
+        demo_end_users: Arc::new(options.demo_end_users),
+    };
+    let (stop, stopped) = oneshot::channel::<()>();
+    let task = tokio::spawn(web::serve(listener, state.clone(), async move {
+        let _ = stopped.await;
+    }));
+
+    tracing::info!(%address, "Parley is serving");
+    Ok(Running {
+        address,
+        state,
+        stop: Some(stop),
+        task,
+    })
+}
+
+/// Completes on Ctrl-C or SIGTERM, for a graceful shutdown.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+
+    tokio::select! {
+        () = ctrl_c => {}
+        () = terminate => {}
+    }
+}

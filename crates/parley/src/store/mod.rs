@@ -1,0 +1,197 @@
+//! The store: everything Parley keeps, behind the [`Store`] trait.
+//!
+//! Two backends implement it: SQLite, the embedded default (a file in the data
+//! directory, WAL mode), and PostgreSQL, for several instances on one database.
+//! Both run the same SQL through sqlx's `Any` driver; what differs (connecting,
+//! migrations, the dialect's corners) lives in [`sqlite`] and [`postgres`].
+//! [`open`] picks the backend from the database URL.
+//!
+//! Every row belongs to a workspace. Times are [`Millis`] since the Unix epoch.
+
+/// The SQL both backends share.
+mod sql;
+
+/// PostgreSQL: connecting, migrations, `LISTEN/NOTIFY`.
+pub mod postgres;
+/// SQLite: the file, WAL mode, migrations.
+pub mod sqlite;
+
+mod model;
+
+pub use model::*;
+
+use async_trait::async_trait;
+use std::path::Path;
+
+/// What went wrong in the store, in the cases callers must tell apart.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The row asked for does not exist (or is not in this workspace).
+    #[error("{0} not found")]
+    NotFound(&'static str),
+
+    /// The change conflicts with what is stored (a duplicate, or a state that
+    /// moved on); the text says what, in words fit for a user.
+    #[error("{0}")]
+    Conflict(String),
+
+    /// The database URL cannot be used; the text says why and what to do.
+    #[error("{0}")]
+    Config(String),
+
+    /// The database itself failed; the detail is for the log only.
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+
+    /// The schema could not be brought up to date.
+    #[error("database migration failed: {0}")]
+    Migration(#[from] sqlx::migrate::MigrateError),
+}
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// Which database a store runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// Everything Parley keeps. Methods take the workspace where a row could
+/// belong to another one, so a query can never cross workspaces by accident.
+#[async_trait]
+pub trait Store: Send + Sync + std::fmt::Debug {
+    /// Which backend this is (for the log and for dialect-specific features).
+    fn backend(&self) -> Backend;
+
+    /// Cheap round trip, for `/readyz`.
+    async fn ping(&self) -> StoreResult<()>;
+
+    /// The default workspace, created with a fresh widget secret on first use.
+    async fn default_workspace(&self, new_widget_secret: &str) -> StoreResult<Workspace>;
+
+    async fn set_widget_secret(&self, workspace: WorkspaceId, secret: &str) -> StoreResult<()>;
+
+    // --- accounts and sessions
+
+    /// Fails with [`StoreError::Conflict`] when the email is taken.
+    async fn create_account(&self, account: NewAccount) -> StoreResult<Account>;
+
+    async fn account(&self, workspace: WorkspaceId, id: AccountId) -> StoreResult<Account>;
+
+    /// Looks an account up by its (already normalised) email.
+    async fn account_by_email(&self, workspace: WorkspaceId, email: &str) -> StoreResult<Account>;
+
+    async fn accounts(&self, workspace: WorkspaceId) -> StoreResult<Vec<Account>>;
+
+    async fn count_admins(&self, workspace: WorkspaceId) -> StoreResult<i64>;
+
+    async fn set_password_hash(&self, id: AccountId, password_hash: &str) -> StoreResult<()>;
+
+    async fn create_session(&self, session: NewSession) -> StoreResult<()>;
+
+    /// The live session with this token digest; an expired one is not found.
+    async fn session(&self, token_digest: &str, now: Millis) -> StoreResult<Session>;
+
+    async fn delete_session(&self, token_digest: &str) -> StoreResult<()>;
+
+    /// Signs an account out everywhere but the session given (after a password change).
+    async fn delete_other_sessions(&self, account: AccountId, keep_digest: &str)
+    -> StoreResult<()>;
+
+    async fn delete_expired_sessions(&self, now: Millis) -> StoreResult<u64>;
+
+    // --- end users
+
+    /// Records the end user a verified widget token names, updating the name.
+    async fn upsert_end_user(&self, end_user: NewEndUser) -> StoreResult<EndUser>;
+
+    async fn end_user(&self, workspace: WorkspaceId, id: EndUserId) -> StoreResult<EndUser>;
+
+    // --- conversations and messages
+
+    /// Starts a conversation with its first message, in one transaction.
+    async fn create_conversation(
+        &self,
+        conversation: NewConversation,
+        first: NewMessage,
+    ) -> StoreResult<(Conversation, Message)>;
+
+    async fn conversation(
+        &self,
+        workspace: WorkspaceId,
+        id: ConversationId,
+    ) -> StoreResult<Conversation>;
+
+    async fn conversations(&self, query: ConversationQuery) -> StoreResult<Vec<Conversation>>;
+
+    /// Adds a message and moves the conversation on (its last message, its
+    /// update time, and back to waiting when an end user writes to a closed
+    /// one), in one transaction. Returns the conversation as it is after.
+    async fn add_message(&self, message: NewMessage) -> StoreResult<(Conversation, Message)>;
+
+    /// Adds an attachment and the message that carries it, in one transaction.
+    async fn add_attachment(
+        &self,
+        attachment: NewAttachment,
+        message: NewMessage,
+    ) -> StoreResult<(Conversation, Message)>;
+
+    async fn attachment(&self, workspace: WorkspaceId, id: AttachmentId)
+    -> StoreResult<Attachment>;
+
+    /// A page of one conversation's history, oldest first, ending before
+    /// `query.before` when given.
+    async fn messages(&self, query: MessagePage) -> StoreResult<Vec<Message>>;
+
+    /// Messages with an id above `after`, oldest first, for a client resuming
+    /// after a reconnect: in one end user's conversations, or the whole
+    /// workspace's.
+    async fn messages_after(&self, query: ResumeQuery) -> StoreResult<Vec<Message>>;
+
+    async fn message(&self, workspace: WorkspaceId, id: MessageId) -> StoreResult<Message>;
+
+    /// Applies a state change only if the conversation is still as `expected`
+    /// says; otherwise [`StoreError::Conflict`]. This is how two technicians
+    /// claiming the same chat at once cannot both win.
+    async fn change_conversation(&self, change: ConversationChange) -> StoreResult<Conversation>;
+
+    /// Records how far a reader has read; never moves backwards.
+    async fn mark_read(&self, receipt: ReadReceipt) -> StoreResult<()>;
+
+    /// How far each reader of a conversation has read.
+    async fn read_receipts(&self, conversation: ConversationId) -> StoreResult<Vec<ReadReceipt>>;
+}
+
+/// Opens the store a database URL names, creating and migrating the schema.
+///
+/// `sqlite://PATH` (or a bare file path ending in `.db`) and `postgres://...`
+/// are understood; anything else is refused with what is accepted. A SQLite
+/// file is created only in a directory that exists, so a mistyped path is an
+/// error rather than a new, empty database somewhere else.
+pub async fn open(database_url: &str) -> StoreResult<Box<dyn Store>> {
+    sqlx::any::install_default_drivers();
+
+    let url = database_url.trim();
+    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        return Ok(Box::new(postgres::open(url).await?));
+    }
+    if let Some(path) = url
+        .strip_prefix("sqlite://")
+        .or(url.strip_prefix("sqlite:"))
+    {
+        return Ok(Box::new(sqlite::open(Path::new(path)).await?));
+    }
+    if !url.contains("://") && url.ends_with(".db") {
+        return Ok(Box::new(sqlite::open(Path::new(url)).await?));
+    }
+
+    let shown = url.split("://").next().unwrap_or(url);
+    Err(StoreError::Config(format!(
+        "the database URL must start with sqlite:// (a file) or postgres:// (a server); \
+         `{shown}` is neither"
+    )))
+}
+
+#[cfg(test)]
+mod tests;

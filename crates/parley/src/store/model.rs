@@ -1,0 +1,339 @@
+//! The rows the store keeps and the requests it answers, as plain data.
+
+use std::fmt;
+use std::str::FromStr;
+
+/// Milliseconds since the Unix epoch, the one time format both backends share.
+pub type Millis = i64;
+
+pub type WorkspaceId = i64;
+pub type AccountId = i64;
+pub type EndUserId = i64;
+pub type ConversationId = i64;
+pub type MessageId = i64;
+pub type AttachmentId = i64;
+
+/// The current time as [`Millis`].
+pub fn now_millis() -> Millis {
+    chrono::Utc::now().timestamp_millis()
+}
+
+/// Implements text conversion for an enum stored as a short word, so that the
+/// schema's `CHECK` constraints and the code name the same values.
+macro_rules! stored_words {
+    ($name:ident { $($variant:ident => $word:literal),+ $(,)? }) => {
+        impl $name {
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $(Self::$variant => $word),+
+                }
+            }
+        }
+
+        impl FromStr for $name {
+            type Err = UnknownWord;
+
+            fn from_str(word: &str) -> Result<Self, UnknownWord> {
+                match word {
+                    $($word => Ok(Self::$variant),)+
+                    other => Err(UnknownWord(other.to_owned())),
+                }
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+    };
+}
+
+/// A stored word that no variant matches: the database holds something this
+/// version of Parley does not know.
+#[derive(Debug, thiserror::Error)]
+#[error("unknown stored value `{0}`")]
+pub struct UnknownWord(pub String);
+
+#[derive(Debug, Clone)]
+pub struct Workspace {
+    pub id: WorkspaceId,
+    pub name: String,
+    /// FIXME(until issue 4 adds the master key): kept in the clear; it is
+    /// sealed like the connector secret once the key exists.
+    pub widget_secret: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    Admin,
+    Technician,
+}
+
+stored_words!(Role { Admin => "admin", Technician => "technician" });
+
+#[derive(Clone)]
+pub struct Account {
+    pub id: AccountId,
+    pub workspace_id: WorkspaceId,
+    pub email: String,
+    pub name: String,
+    pub role: Role,
+    pub password_hash: String,
+    pub created_at: Millis,
+}
+
+impl fmt::Debug for Account {
+    // The hash stays out of logs: it is what an attacker would crack offline.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Account")
+            .field("id", &self.id)
+            .field("email", &self.email)
+            .field("role", &self.role)
+            .finish_non_exhaustive()
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct NewAccount {
+    pub workspace_id: WorkspaceId,
+    pub email: String,
+    pub name: String,
+    pub role: Role,
+    pub password_hash: String,
+}
+
+/// Whose session this is: a signed-in account, or an end user whose widget
+/// token was verified.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SessionOwner {
+    Account(AccountId),
+    EndUser(EndUserId),
+}
+
+#[derive(Debug, Clone)]
+pub struct NewSession {
+    pub token_digest: String,
+    pub workspace_id: WorkspaceId,
+    pub owner: SessionOwner,
+    pub expires_at: Millis,
+}
+
+#[derive(Debug, Clone)]
+pub struct Session {
+    pub workspace_id: WorkspaceId,
+    pub owner: SessionOwner,
+    pub created_at: Millis,
+    pub expires_at: Millis,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewEndUser {
+    pub workspace_id: WorkspaceId,
+    /// Normalised (trimmed, lower-case): the identity the token vouches for.
+    pub email: String,
+    pub name: String,
+    /// The portal's own id for the user (`sub`), when it sends one.
+    pub subject: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EndUser {
+    pub id: EndUserId,
+    pub workspace_id: WorkspaceId,
+    pub email: String,
+    pub name: String,
+    pub subject: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ConversationStatus {
+    /// No technician has claimed it yet.
+    Waiting,
+    /// A technician has claimed it.
+    Active,
+    Closed,
+}
+
+stored_words!(ConversationStatus {
+    Waiting => "waiting",
+    Active => "active",
+    Closed => "closed",
+});
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Conversation {
+    pub id: ConversationId,
+    pub workspace_id: WorkspaceId,
+    pub end_user_id: EndUserId,
+    pub subject: String,
+    pub status: ConversationStatus,
+    pub technician_id: Option<AccountId>,
+    pub created_at: Millis,
+    pub updated_at: Millis,
+    pub last_message_id: Option<MessageId>,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewConversation {
+    pub workspace_id: WorkspaceId,
+    pub end_user_id: EndUserId,
+    pub subject: String,
+}
+
+/// Which conversations a list asks for.
+#[derive(Debug, Clone)]
+pub struct ConversationQuery {
+    pub workspace_id: WorkspaceId,
+    pub filter: ConversationFilter,
+    pub limit: i64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConversationFilter {
+    /// One end user's own conversations, any status.
+    EndUser(EndUserId),
+    /// Not yet claimed.
+    Waiting,
+    /// Claimed by this technician and not closed.
+    ClaimedBy(AccountId),
+    /// Every conversation that is not closed.
+    Open,
+    Closed,
+}
+
+/// A change of a conversation's state, applied only if it is still as the
+/// caller saw it.
+#[derive(Debug, Clone)]
+pub struct ConversationChange {
+    pub workspace_id: WorkspaceId,
+    pub id: ConversationId,
+    pub expected_status: Vec<ConversationStatus>,
+    /// `Some(x)` requires the technician to be `x` (which may be `None`).
+    pub expected_technician: Option<Option<AccountId>>,
+    pub status: ConversationStatus,
+    pub technician_id: Option<AccountId>,
+    pub at: Millis,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MessageKind {
+    Text,
+    Attachment,
+    /// A technician-only internal note: never shown to an end user.
+    Note,
+    System,
+}
+
+stored_words!(MessageKind {
+    Text => "text",
+    Attachment => "attachment",
+    Note => "note",
+    System => "system",
+});
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AuthorKind {
+    EndUser,
+    Technician,
+    System,
+}
+
+stored_words!(AuthorKind {
+    EndUser => "end_user",
+    Technician => "technician",
+    System => "system",
+});
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Message {
+    pub id: MessageId,
+    pub workspace_id: WorkspaceId,
+    pub conversation_id: ConversationId,
+    pub kind: MessageKind,
+    pub author_kind: AuthorKind,
+    pub author_id: Option<i64>,
+    pub body: String,
+    pub attachment: Option<AttachmentInfo>,
+    pub created_at: Millis,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewMessage {
+    pub workspace_id: WorkspaceId,
+    /// Ignored by [`Store::create_conversation`], which knows the id itself.
+    pub conversation_id: ConversationId,
+    pub kind: MessageKind,
+    pub author_kind: AuthorKind,
+    pub author_id: Option<i64>,
+    pub body: String,
+    pub at: Millis,
+}
+
+/// An attachment without its bytes, as messages carry it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AttachmentInfo {
+    pub id: AttachmentId,
+    pub file_name: String,
+    pub content_type: String,
+    pub size: i64,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewAttachment {
+    pub workspace_id: WorkspaceId,
+    pub conversation_id: ConversationId,
+    pub file_name: String,
+    pub content_type: String,
+    pub data: Vec<u8>,
+}
+
+#[derive(Clone)]
+pub struct Attachment {
+    pub info: AttachmentInfo,
+    pub workspace_id: WorkspaceId,
+    pub conversation_id: ConversationId,
+    pub sha256: String,
+    pub data: Vec<u8>,
+}
+
+impl fmt::Debug for Attachment {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Attachment")
+            .field("info", &self.info)
+            .field("conversation_id", &self.conversation_id)
+            .finish_non_exhaustive()
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct MessagePage {
+    pub workspace_id: WorkspaceId,
+    pub conversation_id: ConversationId,
+    pub before: Option<MessageId>,
+    pub limit: i64,
+    pub include_notes: bool,
+}
+
+#[derive(Debug, Clone)]
+pub struct ResumeQuery {
+    pub workspace_id: WorkspaceId,
+    /// `Some` limits the replay to one end user's conversations.
+    pub end_user: Option<EndUserId>,
+    pub after: MessageId,
+    pub include_notes: bool,
+    pub limit: i64,
+}
+
+#[derive(Debug, Clone)]
+pub struct ReadReceipt {
+    pub conversation_id: ConversationId,
+    pub reader_kind: AuthorKind,
+    pub reader_id: i64,
+    pub message_id: MessageId,
+    pub at: Millis,
+}

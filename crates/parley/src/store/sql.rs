@@ -1,0 +1,784 @@
+//! The store's SQL, shared by both backends through sqlx's `Any` driver.
+//!
+//! Placeholders are `$1, $2, ...` in order of appearance, which SQLite and
+//! PostgreSQL both accept. Only integers, text and bytes cross the driver, so
+//! that both backends read back exactly what they were given.
+
+use super::*;
+use async_trait::async_trait;
+use sha2::{Digest, Sha256};
+use sqlx::AnyPool;
+use sqlx::any::AnyRow;
+use sqlx::{Any, Row, Transaction};
+use tokio::sync::Mutex;
+
+const CONVERSATION_COLUMNS: &str = "id, workspace_id, end_user_id, subject, status, \
+     technician_id, created_at, updated_at, last_message_id";
+
+const MESSAGE_SELECT: &str = "SELECT m.id, m.workspace_id, m.conversation_id, m.kind, \
+     m.author_kind, m.author_id, m.body, m.created_at, a.id AS attachment_id, a.file_name, \
+     a.content_type, a.size FROM messages m LEFT JOIN attachments a ON a.id = m.attachment_id";
+
+/// A store on one database, SQLite or PostgreSQL.
+#[derive(Debug)]
+pub struct SqlStore {
+    pool: AnyPool,
+    backend: Backend,
+    /// SQLite has one writer at a time; taking turns here, rather than in the
+    /// database's busy loop, keeps writes fair and never fails with "locked".
+    /// PostgreSQL needs no such lock.
+    write_turn: Option<Mutex<()>>,
+}
+
+impl SqlStore {
+    pub(super) fn new(pool: AnyPool, backend: Backend) -> Self {
+        let write_turn = (backend == Backend::Sqlite).then(|| Mutex::new(()));
+        Self {
+            pool,
+            backend,
+            write_turn,
+        }
+    }
+
+    /// Starts a write transaction, after waiting for SQLite's writer turn.
+    async fn write(&self) -> StoreResult<WriteTx<'_>> {
+        let turn = match &self.write_turn {
+            Some(lock) => Some(lock.lock().await),
+            None => None,
+        };
+        let tx = self.pool.begin().await?;
+        Ok(WriteTx { tx, _turn: turn })
+    }
+}
+
+/// A write transaction that holds the writer turn until it ends.
+struct WriteTx<'a> {
+    tx: Transaction<'static, Any>,
+    _turn: Option<tokio::sync::MutexGuard<'a, ()>>,
+}
+
+impl WriteTx<'_> {
+    async fn commit(self) -> StoreResult<()> {
+        self.tx.commit().await?;
+        Ok(())
+    }
+}
+
+fn word<T: std::str::FromStr<Err = UnknownWord>>(row: &AnyRow, column: &str) -> StoreResult<T> {
+    let text: String = row.try_get(column)?;
+    text.parse()
+        .map_err(|error: UnknownWord| StoreError::Database(sqlx::Error::Decode(Box::new(error))))
+}
+
+fn account_from(row: &AnyRow) -> StoreResult<Account> {
+    Ok(Account {
+        id: row.try_get("id")?,
+        workspace_id: row.try_get("workspace_id")?,
+        email: row.try_get("email")?,
+        name: row.try_get("name")?,
+        role: word(row, "role")?,
+        password_hash: row.try_get("password_hash")?,
+        created_at: row.try_get("created_at")?,
+    })
+}
+
+fn end_user_from(row: &AnyRow) -> StoreResult<EndUser> {
+    Ok(EndUser {
+        id: row.try_get("id")?,
+        workspace_id: row.try_get("workspace_id")?,
+        email: row.try_get("email")?,
+        name: row.try_get("name")?,
+        subject: row.try_get("subject")?,
+    })
+}
+
+fn conversation_from(row: &AnyRow) -> StoreResult<Conversation> {
+    Ok(Conversation {
+        id: row.try_get("id")?,
+        workspace_id: row.try_get("workspace_id")?,
+        end_user_id: row.try_get("end_user_id")?,
+        subject: row.try_get("subject")?,
+        status: word(row, "status")?,
+        technician_id: row.try_get("technician_id")?,
+        created_at: row.try_get("created_at")?,
+        updated_at: row.try_get("updated_at")?,
+        last_message_id: row.try_get("last_message_id")?,
+    })
+}
+
+fn message_from(row: &AnyRow) -> StoreResult<Message> {
+    let attachment_id: Option<i64> = row.try_get("attachment_id")?;
+    let attachment = match attachment_id {
+        Some(id) => Some(AttachmentInfo {
+            id,
+            file_name: row.try_get("file_name")?,
+            content_type: row.try_get("content_type")?,
+            size: row.try_get("size")?,
+        }),
+        None => None,
+    };
+    Ok(Message {
+        id: row.try_get("id")?,
+        workspace_id: row.try_get("workspace_id")?,
+        conversation_id: row.try_get("conversation_id")?,
+        kind: word(row, "kind")?,
+        author_kind: word(row, "author_kind")?,
+        author_id: row.try_get("author_id")?,
+        body: row.try_get("body")?,
+        attachment,
+        created_at: row.try_get("created_at")?,
+    })
+}
+
+/// Turns a unique-constraint violation into a conflict the user can act on.
+fn conflict_on_duplicate(error: sqlx::Error, what: &str) -> StoreError {
+    match &error {
+        sqlx::Error::Database(db) if db.is_unique_violation() => {
+            StoreError::Conflict(format!("{what} already exists"))
+        }
+        _ => StoreError::Database(error),
+    }
+}
+
+fn not_found_if_missing<T>(row: Option<T>, what: &'static str) -> StoreResult<T> {
+    row.ok_or(StoreError::NotFound(what))
+}
+
+/// Inserts one message inside a transaction and moves its conversation on.
+async fn insert_message(
+    tx: &mut Transaction<'static, Any>,
+    message: &NewMessage,
+    conversation_id: ConversationId,
+    attachment_id: Option<AttachmentId>,
+) -> StoreResult<(Conversation, MessageId)> {
+    let id: i64 = sqlx::query_scalar(
+        "INSERT INTO messages (workspace_id, conversation_id, kind, author_kind, author_id, \
+         body, attachment_id, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id",
+    )
+    .bind(message.workspace_id)
+    .bind(conversation_id)
+    .bind(message.kind.as_str())
+    .bind(message.author_kind.as_str())
+    .bind(message.author_id)
+    .bind(&message.body)
+    .bind(attachment_id)
+    .bind(message.at)
+    .fetch_one(&mut **tx)
+    .await?;
+
+    // An end user writing to a closed chat reopens it for the whole help desk,
+    // so it goes back to waiting for a technician to claim it.
+    let reopens = message.author_kind == AuthorKind::EndUser;
+    let row = sqlx::query(
+        "UPDATE conversations SET last_message_id = $1, updated_at = $2, \
+         status = CASE WHEN status = 'closed' AND $3 = 1 THEN 'waiting' ELSE status END, \
+         technician_id = CASE WHEN status = 'closed' AND $4 = 1 THEN NULL ELSE technician_id END \
+         WHERE id = $5 AND workspace_id = $6 \
+         RETURNING id, workspace_id, end_user_id, subject, status, technician_id, created_at, \
+         updated_at, last_message_id",
+    )
+    .bind(id)
+    .bind(message.at)
+    .bind(i64::from(reopens))
+    .bind(i64::from(reopens))
+    .bind(conversation_id)
+    .bind(message.workspace_id)
+    .fetch_optional(&mut **tx)
+    .await?;
+    let conversation = conversation_from(&not_found_if_missing(row, "conversation")?)?;
+
+    Ok((conversation, id))
+}
+
+/// Fails with "not found" unless the conversation exists in the workspace, so
+/// a message can never be written into another workspace's conversation.
+async fn require_conversation(
+    tx: &mut Transaction<'static, Any>,
+    workspace: WorkspaceId,
+    id: ConversationId,
+) -> StoreResult<()> {
+    let found: Option<i64> =
+        sqlx::query_scalar("SELECT id FROM conversations WHERE id = $1 AND workspace_id = $2")
+            .bind(id)
+            .bind(workspace)
+            .fetch_optional(&mut **tx)
+            .await?;
+    not_found_if_missing(found, "conversation").map(drop)
+}
+
+#[async_trait]
+impl Store for SqlStore {
+    fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    async fn ping(&self) -> StoreResult<()> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+
+    async fn default_workspace(&self, new_widget_secret: &str) -> StoreResult<Workspace> {
+        let mut tx = self.write().await?;
+
+        let existing = sqlx::query("SELECT id, name, widget_secret FROM workspaces ORDER BY id")
+            .fetch_optional(&mut *tx.tx)
+            .await?;
+        let row = match existing {
+            Some(row) => row,
+            None => {
+                sqlx::query(
+                    "INSERT INTO workspaces (name, widget_secret, created_at) \
+                     VALUES ($1, $2, $3) RETURNING id, name, widget_secret",
+                )
+                .bind("Help desk")
+                .bind(new_widget_secret)
+                .bind(now_millis())
+                .fetch_one(&mut *tx.tx)
+                .await?
+            }
+        };
+        let workspace = Workspace {
+            id: row.try_get("id")?,
+            name: row.try_get("name")?,
+            widget_secret: row.try_get("widget_secret")?,
+        };
+
+        tx.commit().await?;
+        Ok(workspace)
+    }
+
+    async fn set_widget_secret(&self, workspace: WorkspaceId, secret: &str) -> StoreResult<()> {
+        let mut tx = self.write().await?;
+        let changed = sqlx::query("UPDATE workspaces SET widget_secret = $1 WHERE id = $2")
+            .bind(secret)
+            .bind(workspace)
+            .execute(&mut *tx.tx)
+            .await?
+            .rows_affected();
+        tx.commit().await?;
+
+        if changed == 0 {
+            return Err(StoreError::NotFound("workspace"));
+        }
+        Ok(())
+    }
+
+    async fn create_account(&self, account: NewAccount) -> StoreResult<Account> {
+        let mut tx = self.write().await?;
+        let row = sqlx::query(
+            "INSERT INTO accounts (workspace_id, email, name, role, password_hash, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6) \
+             RETURNING id, workspace_id, email, name, role, password_hash, created_at",
+        )
+        .bind(account.workspace_id)
+        .bind(&account.email)
+        .bind(&account.name)
+        .bind(account.role.as_str())
+        .bind(&account.password_hash)
+        .bind(now_millis())
+        .fetch_one(&mut *tx.tx)
+        .await
+        .map_err(|error| {
+            conflict_on_duplicate(error, &format!("an account for {}", account.email))
+        })?;
+        tx.commit().await?;
+
+        account_from(&row)
+    }
+
+    async fn account(&self, workspace: WorkspaceId, id: AccountId) -> StoreResult<Account> {
+        let row = sqlx::query("SELECT * FROM accounts WHERE id = $1 AND workspace_id = $2")
+            .bind(id)
+            .bind(workspace)
+            .fetch_optional(&self.pool)
+            .await?;
+        account_from(&not_found_if_missing(row, "account")?)
+    }
+
+    async fn account_by_email(&self, workspace: WorkspaceId, email: &str) -> StoreResult<Account> {
+        let row = sqlx::query("SELECT * FROM accounts WHERE workspace_id = $1 AND email = $2")
+            .bind(workspace)
+            .bind(email)
+            .fetch_optional(&self.pool)
+            .await?;
+        account_from(&not_found_if_missing(row, "account")?)
+    }
+
+    async fn accounts(&self, workspace: WorkspaceId) -> StoreResult<Vec<Account>> {
+        let rows = sqlx::query("SELECT * FROM accounts WHERE workspace_id = $1 ORDER BY name, id")
+            .bind(workspace)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(account_from).collect()
+    }
+
+    async fn count_admins(&self, workspace: WorkspaceId) -> StoreResult<i64> {
+        let count = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM accounts WHERE workspace_id = $1 AND role = 'admin'",
+        )
+        .bind(workspace)
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(count)
+    }
+
+    async fn set_password_hash(&self, id: AccountId, password_hash: &str) -> StoreResult<()> {
+        let mut tx = self.write().await?;
+        let changed = sqlx::query("UPDATE accounts SET password_hash = $1 WHERE id = $2")
+            .bind(password_hash)
+            .bind(id)
+            .execute(&mut *tx.tx)
+            .await?
+            .rows_affected();
+        tx.commit().await?;
+
+        if changed == 0 {
+            return Err(StoreError::NotFound("account"));
+        }
+        Ok(())
+    }
+
+    async fn create_session(&self, session: NewSession) -> StoreResult<()> {
+        let (account, end_user) = match session.owner {
+            SessionOwner::Account(id) => (Some(id), None),
+            SessionOwner::EndUser(id) => (None, Some(id)),
+        };
+
+        let mut tx = self.write().await?;
+        sqlx::query(
+            "INSERT INTO sessions (token_digest, workspace_id, account_id, end_user_id, \
+             created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(&session.token_digest)
+        .bind(session.workspace_id)
+        .bind(account)
+        .bind(end_user)
+        .bind(now_millis())
+        .bind(session.expires_at)
+        .execute(&mut *tx.tx)
+        .await?;
+        tx.commit().await
+    }
+
+    async fn session(&self, token_digest: &str, now: Millis) -> StoreResult<Session> {
+        let row = sqlx::query(
+            "SELECT workspace_id, account_id, end_user_id, created_at, expires_at \
+             FROM sessions WHERE token_digest = $1 AND expires_at > $2",
+        )
+        .bind(token_digest)
+        .bind(now)
+        .fetch_optional(&self.pool)
+        .await?;
+        let row = not_found_if_missing(row, "session")?;
+
+        let account: Option<i64> = row.try_get("account_id")?;
+        let end_user: Option<i64> = row.try_get("end_user_id")?;
+        let owner = match (account, end_user) {
+            (Some(id), _) => SessionOwner::Account(id),
+            (None, Some(id)) => SessionOwner::EndUser(id),
+            // The schema's CHECK makes this impossible; treat it as no session.
+            (None, None) => return Err(StoreError::NotFound("session")),
+        };
+        Ok(Session {
+            workspace_id: row.try_get("workspace_id")?,
+            owner,
+            created_at: row.try_get("created_at")?,
+            expires_at: row.try_get("expires_at")?,
+        })
+    }
+
+    async fn delete_session(&self, token_digest: &str) -> StoreResult<()> {
+        let mut tx = self.write().await?;
+        sqlx::query("DELETE FROM sessions WHERE token_digest = $1")
+            .bind(token_digest)
+            .execute(&mut *tx.tx)
+            .await?;
+        tx.commit().await
+    }
+
+    async fn delete_other_sessions(
+        &self,
+        account: AccountId,
+        keep_digest: &str,
+    ) -> StoreResult<()> {
+        let mut tx = self.write().await?;
+        sqlx::query("DELETE FROM sessions WHERE account_id = $1 AND token_digest <> $2")
+            .bind(account)
+            .bind(keep_digest)
+            .execute(&mut *tx.tx)
+            .await?;
+        tx.commit().await
+    }
+
+    async fn delete_expired_sessions(&self, now: Millis) -> StoreResult<u64> {
+        let mut tx = self.write().await?;
+        let deleted = sqlx::query("DELETE FROM sessions WHERE expires_at <= $1")
+            .bind(now)
+            .execute(&mut *tx.tx)
+            .await?
+            .rows_affected();
+        tx.commit().await?;
+        Ok(deleted)
+    }
+
+    async fn upsert_end_user(&self, end_user: NewEndUser) -> StoreResult<EndUser> {
+        let now = now_millis();
+
+        let mut tx = self.write().await?;
+        let row = sqlx::query(
+            "INSERT INTO end_users (workspace_id, email, name, subject, created_at, last_seen_at) \
+             VALUES ($1, $2, $3, $4, $5, $6) \
+             ON CONFLICT (workspace_id, email) DO UPDATE SET name = excluded.name, \
+             subject = COALESCE(excluded.subject, end_users.subject), \
+             last_seen_at = excluded.last_seen_at \
+             RETURNING id, workspace_id, email, name, subject",
+        )
+        .bind(end_user.workspace_id)
+        .bind(&end_user.email)
+        .bind(&end_user.name)
+        .bind(&end_user.subject)
+        .bind(now)
+        .bind(now)
+        .fetch_one(&mut *tx.tx)
+        .await?;
+        tx.commit().await?;
+
+        end_user_from(&row)
+    }
+
+    async fn end_user(&self, workspace: WorkspaceId, id: EndUserId) -> StoreResult<EndUser> {
+        let row = sqlx::query(
+            "SELECT id, workspace_id, email, name, subject FROM end_users \
+             WHERE id = $1 AND workspace_id = $2",
+        )
+        .bind(id)
+        .bind(workspace)
+        .fetch_optional(&self.pool)
+        .await?;
+        end_user_from(&not_found_if_missing(row, "end user")?)
+    }
+
+    async fn create_conversation(
+        &self,
+        conversation: NewConversation,
+        first: NewMessage,
+    ) -> StoreResult<(Conversation, Message)> {
+        let mut tx = self.write().await?;
+
+        let id: i64 = sqlx::query_scalar(
+            "INSERT INTO conversations (workspace_id, end_user_id, subject, status, created_at, \
+             updated_at) VALUES ($1, $2, $3, 'waiting', $4, $5) RETURNING id",
+        )
+        .bind(conversation.workspace_id)
+        .bind(conversation.end_user_id)
+        .bind(&conversation.subject)
+        .bind(first.at)
+        .bind(first.at)
+        .fetch_one(&mut *tx.tx)
+        .await?;
+        let (conversation, message_id) = insert_message(&mut tx.tx, &first, id, None).await?;
+
+        tx.commit().await?;
+        let message = self.message(conversation.workspace_id, message_id).await?;
+        Ok((conversation, message))
+    }
+
+    async fn conversation(
+        &self,
+        workspace: WorkspaceId,
+        id: ConversationId,
+    ) -> StoreResult<Conversation> {
+        let sql = format!(
+            "SELECT {CONVERSATION_COLUMNS} FROM conversations WHERE id = $1 AND workspace_id = $2"
+        );
+        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(id)
+            .bind(workspace)
+            .fetch_optional(&self.pool)
+            .await?;
+        conversation_from(&not_found_if_missing(row, "conversation")?)
+    }
+
+    async fn conversations(&self, query: ConversationQuery) -> StoreResult<Vec<Conversation>> {
+        let (condition, argument) = match query.filter {
+            ConversationFilter::EndUser(id) => ("end_user_id = $2", Some(id)),
+            ConversationFilter::Waiting => ("status = 'waiting'", None),
+            ConversationFilter::ClaimedBy(id) => {
+                ("status = 'active' AND technician_id = $2", Some(id))
+            }
+            ConversationFilter::Open => ("status <> 'closed'", None),
+            ConversationFilter::Closed => ("status = 'closed'", None),
+        };
+        // The conditions and columns are fixed text chosen above; only ids
+        // travel as bound arguments.
+        let limit_placeholder = if argument.is_some() { "$3" } else { "$2" };
+        let sql = format!(
+            "SELECT {CONVERSATION_COLUMNS} FROM conversations WHERE workspace_id = $1 AND \
+             {condition} ORDER BY updated_at DESC, id DESC LIMIT {limit_placeholder}"
+        );
+
+        let mut statement = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(query.workspace_id);
+        if let Some(argument) = argument {
+            statement = statement.bind(argument);
+        }
+        let rows = statement.bind(query.limit).fetch_all(&self.pool).await?;
+        rows.iter().map(conversation_from).collect()
+    }
+
+    async fn add_message(&self, message: NewMessage) -> StoreResult<(Conversation, Message)> {
+        let mut tx = self.write().await?;
+        require_conversation(&mut tx.tx, message.workspace_id, message.conversation_id).await?;
+        let (conversation, id) =
+            insert_message(&mut tx.tx, &message, message.conversation_id, None).await?;
+        tx.commit().await?;
+
+        let message = self.message(message.workspace_id, id).await?;
+        Ok((conversation, message))
+    }
+
+    async fn add_attachment(
+        &self,
+        attachment: NewAttachment,
+        message: NewMessage,
+    ) -> StoreResult<(Conversation, Message)> {
+        let sha256 = hex_digest(&attachment.data);
+        let size = i64::try_from(attachment.data.len())
+            .map_err(|_| StoreError::Conflict("the file is too large".to_owned()))?;
+
+        let mut tx = self.write().await?;
+        require_conversation(
+            &mut tx.tx,
+            attachment.workspace_id,
+            attachment.conversation_id,
+        )
+        .await?;
+        let attachment_id: i64 = sqlx::query_scalar(
+            "INSERT INTO attachments (workspace_id, conversation_id, file_name, content_type, \
+             size, sha256, data, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id",
+        )
+        .bind(attachment.workspace_id)
+        .bind(attachment.conversation_id)
+        .bind(&attachment.file_name)
+        .bind(&attachment.content_type)
+        .bind(size)
+        .bind(&sha256)
+        .bind(&attachment.data)
+        .bind(message.at)
+        .fetch_one(&mut *tx.tx)
+        .await?;
+        let (conversation, id) = insert_message(
+            &mut tx.tx,
+            &message,
+            attachment.conversation_id,
+            Some(attachment_id),
+        )
+        .await?;
+        tx.commit().await?;
+
+        let message = self.message(message.workspace_id, id).await?;
+        Ok((conversation, message))
+    }
+
+    async fn attachment(
+        &self,
+        workspace: WorkspaceId,
+        id: AttachmentId,
+    ) -> StoreResult<Attachment> {
+        let row = sqlx::query(
+            "SELECT id, workspace_id, conversation_id, file_name, content_type, size, sha256, \
+             data FROM attachments WHERE id = $1 AND workspace_id = $2",
+        )
+        .bind(id)
+        .bind(workspace)
+        .fetch_optional(&self.pool)
+        .await?;
+        let row = not_found_if_missing(row, "attachment")?;
+
+        Ok(Attachment {
+            info: AttachmentInfo {
+                id: row.try_get("id")?,
+                file_name: row.try_get("file_name")?,
+                content_type: row.try_get("content_type")?,
+                size: row.try_get("size")?,
+            },
+            workspace_id: row.try_get("workspace_id")?,
+            conversation_id: row.try_get("conversation_id")?,
+            sha256: row.try_get("sha256")?,
+            data: row.try_get("data")?,
+        })
+    }
+
+    async fn messages(&self, query: MessagePage) -> StoreResult<Vec<Message>> {
+        let notes = if query.include_notes {
+            ""
+        } else {
+            " AND m.kind <> 'note'"
+        };
+        // The newest page first, then turned around: history reads oldest first.
+        let sql = format!(
+            "{MESSAGE_SELECT} WHERE m.workspace_id = $1 AND m.conversation_id = $2 \
+             AND m.id < $3{notes} ORDER BY m.id DESC LIMIT $4"
+        );
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(query.workspace_id)
+            .bind(query.conversation_id)
+            .bind(query.before.unwrap_or(i64::MAX))
+            .bind(query.limit)
+            .fetch_all(&self.pool)
+            .await?;
+
+        let mut messages = rows
+            .iter()
+            .map(message_from)
+            .collect::<StoreResult<Vec<_>>>()?;
+        messages.reverse();
+        Ok(messages)
+    }
+
+    async fn messages_after(&self, query: ResumeQuery) -> StoreResult<Vec<Message>> {
+        let notes = if query.include_notes {
+            ""
+        } else {
+            " AND m.kind <> 'note'"
+        };
+        let (scope, limit_placeholder) = if query.end_user.is_some() {
+            (
+                " AND m.conversation_id IN (SELECT id FROM conversations \
+                 WHERE workspace_id = $1 AND end_user_id = $3)",
+                "$4",
+            )
+        } else {
+            ("", "$3")
+        };
+        let sql = format!(
+            "{MESSAGE_SELECT} WHERE m.workspace_id = $1 AND m.id > $2{scope}{notes} \
+             ORDER BY m.id LIMIT {limit_placeholder}"
+        );
+
+        let mut statement = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(query.workspace_id)
+            .bind(query.after);
+        if let Some(end_user) = query.end_user {
+            statement = statement.bind(end_user);
+        }
+        let rows = statement.bind(query.limit).fetch_all(&self.pool).await?;
+        rows.iter().map(message_from).collect()
+    }
+
+    async fn message(&self, workspace: WorkspaceId, id: MessageId) -> StoreResult<Message> {
+        let sql = format!("{MESSAGE_SELECT} WHERE m.id = $1 AND m.workspace_id = $2");
+        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(id)
+            .bind(workspace)
+            .fetch_optional(&self.pool)
+            .await?;
+        message_from(&not_found_if_missing(row, "message")?)
+    }
+
+    async fn change_conversation(&self, change: ConversationChange) -> StoreResult<Conversation> {
+        let mut tx = self.write().await?;
+
+        let sql = format!(
+            "SELECT {CONVERSATION_COLUMNS} FROM conversations WHERE id = $1 AND workspace_id = $2"
+        );
+        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(change.id)
+            .bind(change.workspace_id)
+            .fetch_optional(&mut *tx.tx)
+            .await?;
+        let current = conversation_from(&not_found_if_missing(row, "conversation")?)?;
+
+        let status_ok = change.expected_status.contains(&current.status);
+        let technician_ok = change
+            .expected_technician
+            .is_none_or(|expected| expected == current.technician_id);
+        if !status_ok || !technician_ok {
+            return Err(StoreError::Conflict(format!(
+                "the conversation is {} now; reload to see its current state",
+                current.status
+            )));
+        }
+
+        // The guard repeats the check inside the UPDATE, so that on PostgreSQL
+        // a concurrent change between the SELECT and here makes this one miss.
+        let sql = format!(
+            "UPDATE conversations SET status = $1, technician_id = $2, updated_at = $3 \
+             WHERE id = $4 AND status = $5 AND \
+             COALESCE(technician_id, 0) = $6 RETURNING {CONVERSATION_COLUMNS}"
+        );
+        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(change.status.as_str())
+            .bind(change.technician_id)
+            .bind(change.at)
+            .bind(change.id)
+            .bind(current.status.as_str())
+            .bind(current.technician_id.unwrap_or(0))
+            .fetch_optional(&mut *tx.tx)
+            .await?;
+        let Some(row) = row else {
+            return Err(StoreError::Conflict(
+                "someone else changed the conversation at the same moment; reload and try again"
+                    .to_owned(),
+            ));
+        };
+        let updated = conversation_from(&row)?;
+
+        tx.commit().await?;
+        Ok(updated)
+    }
+
+    async fn mark_read(&self, receipt: ReadReceipt) -> StoreResult<()> {
+        let mut tx = self.write().await?;
+        sqlx::query(
+            "INSERT INTO read_receipts (conversation_id, reader_kind, reader_id, message_id, \
+             updated_at) VALUES ($1, $2, $3, $4, $5) \
+             ON CONFLICT (conversation_id, reader_kind, reader_id) DO UPDATE SET \
+             message_id = CASE WHEN excluded.message_id > read_receipts.message_id \
+             THEN excluded.message_id ELSE read_receipts.message_id END, \
+             updated_at = excluded.updated_at",
+        )
+        .bind(receipt.conversation_id)
+        .bind(receipt.reader_kind.as_str())
+        .bind(receipt.reader_id)
+        .bind(receipt.message_id)
+        .bind(receipt.at)
+        .execute(&mut *tx.tx)
+        .await?;
+        tx.commit().await
+    }
+
+    async fn read_receipts(&self, conversation: ConversationId) -> StoreResult<Vec<ReadReceipt>> {
+        let rows = sqlx::query(
+            "SELECT conversation_id, reader_kind, reader_id, message_id, updated_at \
+             FROM read_receipts WHERE conversation_id = $1 ORDER BY reader_kind, reader_id",
+        )
+        .bind(conversation)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(ReadReceipt {
+                    conversation_id: row.try_get("conversation_id")?,
+                    reader_kind: word(row, "reader_kind")?,
+                    reader_id: row.try_get("reader_id")?,
+                    message_id: row.try_get("message_id")?,
+                    at: row.try_get("updated_at")?,
+                })
+            })
+            .collect()
+    }
+}
+
+/// The SHA-256 of some bytes in lower-case hex, kept beside each attachment so
+/// that a later integrity check or de-duplication has it at hand.
+fn hex_digest(data: &[u8]) -> String {
+    use std::fmt::Write;
+
+    Sha256::digest(data)
+        .iter()
+        .fold(String::with_capacity(64), |mut hex, byte| {
+            // Writing to a String cannot fail.
+            let _ = write!(hex, "{byte:02x}");
+            hex
+        })
+}

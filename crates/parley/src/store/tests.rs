@@ -1,0 +1,507 @@
+//! One suite for both backends: every test runs on SQLite, and on PostgreSQL
+//! when `PARLEY_TEST_POSTGRES_URL` names a server (otherwise it says it
+//! skipped that half).
+
+use super::*;
+use crate::testing::TestDatabase;
+
+/// Opens a fresh store on each backend available to this run.
+async fn stores(test_name: &str) -> Vec<(TestDatabase, Box<dyn Store>)> {
+    let mut databases = vec![TestDatabase::sqlite()];
+    if let Some(postgres) = TestDatabase::postgres(test_name).await {
+        databases.push(postgres);
+    }
+
+    let mut stores = Vec::new();
+    for database in databases {
+        let store = database.open().await.expect("a fresh test database opens");
+        stores.push((database, store));
+    }
+    stores
+}
+
+async fn workspace(store: &dyn Store) -> Workspace {
+    store.default_workspace("widget-secret").await.unwrap()
+}
+
+async fn end_user(store: &dyn Store, workspace: WorkspaceId, email: &str) -> EndUser {
+    store
+        .upsert_end_user(NewEndUser {
+            workspace_id: workspace,
+            email: email.to_owned(),
+            name: "Dana".to_owned(),
+            subject: None,
+        })
+        .await
+        .unwrap()
+}
+
+async fn technician(store: &dyn Store, workspace: WorkspaceId, email: &str) -> Account {
+    store
+        .create_account(NewAccount {
+            workspace_id: workspace,
+            email: email.to_owned(),
+            name: email.split('@').next().unwrap().to_owned(),
+            role: Role::Technician,
+            password_hash: "$argon2id$test".to_owned(),
+        })
+        .await
+        .unwrap()
+}
+
+fn text(
+    workspace: WorkspaceId,
+    conversation: ConversationId,
+    author: AuthorKind,
+    body: &str,
+) -> NewMessage {
+    NewMessage {
+        workspace_id: workspace,
+        conversation_id: conversation,
+        kind: MessageKind::Text,
+        author_kind: author,
+        author_id: Some(1),
+        body: body.to_owned(),
+        at: now_millis(),
+    }
+}
+
+async fn conversation(
+    store: &dyn Store,
+    workspace: WorkspaceId,
+    end_user: EndUserId,
+) -> (Conversation, Message) {
+    store
+        .create_conversation(
+            NewConversation {
+                workspace_id: workspace,
+                end_user_id: end_user,
+                subject: "Printer".to_owned(),
+            },
+            text(workspace, 0, AuthorKind::EndUser, "The printer is jammed"),
+        )
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn the_default_workspace_is_created_once() {
+    for (_db, store) in stores("the_default_workspace_is_created_once").await {
+        let first = store.default_workspace("first").await.unwrap();
+        let second = store.default_workspace("second").await.unwrap();
+
+        assert_eq!(first.id, second.id);
+        assert_eq!(second.widget_secret, "first", "{:?}", store.backend());
+
+        store.set_widget_secret(first.id, "rotated").await.unwrap();
+        assert_eq!(
+            store.default_workspace("x").await.unwrap().widget_secret,
+            "rotated"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_second_account_with_the_same_email_is_a_conflict() {
+    for (_db, store) in stores("a_second_account_with_the_same_email_is_a_conflict").await {
+        let ws = workspace(&*store).await.id;
+        let account = technician(&*store, ws, "alex@msp.example").await;
+
+        let again = store
+            .create_account(NewAccount {
+                workspace_id: ws,
+                email: "alex@msp.example".to_owned(),
+                name: "Other".to_owned(),
+                role: Role::Admin,
+                password_hash: "x".to_owned(),
+            })
+            .await;
+
+        assert!(matches!(again, Err(StoreError::Conflict(_))), "{again:?}");
+        let found = store
+            .account_by_email(ws, "alex@msp.example")
+            .await
+            .unwrap();
+        assert_eq!(found.id, account.id);
+        assert_eq!(found.role, Role::Technician);
+        assert_eq!(store.count_admins(ws).await.unwrap(), 0);
+        assert!(matches!(
+            store.account_by_email(ws, "nobody@msp.example").await,
+            Err(StoreError::NotFound("account"))
+        ));
+    }
+}
+
+#[tokio::test]
+async fn sessions_expire_and_can_be_revoked() {
+    for (_db, store) in stores("sessions_expire_and_can_be_revoked").await {
+        let ws = workspace(&*store).await.id;
+        let account = technician(&*store, ws, "alex@msp.example").await;
+        let now = now_millis();
+        for (digest, expires_at) in [("live", now + 60_000), ("old", now - 1), ("other", now + 1)] {
+            store
+                .create_session(NewSession {
+                    token_digest: digest.to_owned(),
+                    workspace_id: ws,
+                    owner: SessionOwner::Account(account.id),
+                    expires_at,
+                })
+                .await
+                .unwrap();
+        }
+
+        let live = store.session("live", now).await.unwrap();
+        assert_eq!(live.owner, SessionOwner::Account(account.id));
+        assert!(matches!(
+            store.session("old", now).await,
+            Err(StoreError::NotFound(_))
+        ));
+
+        store
+            .delete_other_sessions(account.id, "live")
+            .await
+            .unwrap();
+        assert!(store.session("other", now).await.is_err());
+        assert!(store.session("live", now).await.is_ok());
+
+        store.delete_session("live").await.unwrap();
+        assert!(store.session("live", now).await.is_err());
+    }
+}
+
+#[tokio::test]
+async fn an_end_user_is_one_row_per_email() {
+    for (_db, store) in stores("an_end_user_is_one_row_per_email").await {
+        let ws = workspace(&*store).await.id;
+        let first = end_user(&*store, ws, "dana@client.example").await;
+
+        let renamed = store
+            .upsert_end_user(NewEndUser {
+                workspace_id: ws,
+                email: "dana@client.example".to_owned(),
+                name: "Dana Scully".to_owned(),
+                subject: Some("portal-17".to_owned()),
+            })
+            .await
+            .unwrap();
+
+        assert_eq!(renamed.id, first.id);
+        assert_eq!(renamed.name, "Dana Scully");
+        assert_eq!(renamed.subject.as_deref(), Some("portal-17"));
+    }
+}
+
+#[tokio::test]
+async fn messages_page_oldest_first_and_notes_can_be_left_out() {
+    for (_db, store) in stores("messages_page_oldest_first_and_notes_can_be_left_out").await {
+        let ws = workspace(&*store).await.id;
+        let user = end_user(&*store, ws, "dana@client.example").await;
+        let (chat, first) = conversation(&*store, ws, user.id).await;
+        assert_eq!(chat.status, ConversationStatus::Waiting);
+        assert_eq!(chat.last_message_id, Some(first.id));
+
+        let mut ids = vec![first.id];
+        for n in 0..5 {
+            let (_, message) = store
+                .add_message(text(
+                    ws,
+                    chat.id,
+                    AuthorKind::Technician,
+                    &format!("reply {n}"),
+                ))
+                .await
+                .unwrap();
+            ids.push(message.id);
+        }
+        let note = NewMessage {
+            kind: MessageKind::Note,
+            ..text(ws, chat.id, AuthorKind::Technician, "internal")
+        };
+        let (_, note) = store.add_message(note).await.unwrap();
+
+        let page = |before, include_notes| MessagePage {
+            workspace_id: ws,
+            conversation_id: chat.id,
+            before,
+            limit: 3,
+            include_notes,
+        };
+        let newest = store.messages(page(None, false)).await.unwrap();
+        assert_eq!(newest.iter().map(|m| m.id).collect::<Vec<_>>(), ids[3..]);
+        let older = store.messages(page(Some(ids[3]), false)).await.unwrap();
+        assert_eq!(older.iter().map(|m| m.id).collect::<Vec<_>>(), ids[..3]);
+        let with_notes = store.messages(page(None, true)).await.unwrap();
+        assert_eq!(with_notes.last().unwrap().id, note.id);
+        assert_eq!(with_notes.last().unwrap().kind, MessageKind::Note);
+    }
+}
+
+#[tokio::test]
+async fn resuming_replays_only_what_the_reader_may_see() {
+    for (_db, store) in stores("resuming_replays_only_what_the_reader_may_see").await {
+        let ws = workspace(&*store).await.id;
+        let dana = end_user(&*store, ws, "dana@client.example").await;
+        let eve = end_user(&*store, ws, "eve@other.example").await;
+        let (dana_chat, dana_first) = conversation(&*store, ws, dana.id).await;
+        let (_eve_chat, eve_first) = conversation(&*store, ws, eve.id).await;
+        let note = NewMessage {
+            kind: MessageKind::Note,
+            ..text(ws, dana_chat.id, AuthorKind::Technician, "internal")
+        };
+        let (_, note) = store.add_message(note).await.unwrap();
+
+        let resume = |end_user, include_notes| ResumeQuery {
+            workspace_id: ws,
+            end_user,
+            after: 0,
+            include_notes,
+            limit: 100,
+        };
+        let for_dana = store
+            .messages_after(resume(Some(dana.id), false))
+            .await
+            .unwrap();
+        assert_eq!(
+            for_dana.iter().map(|m| m.id).collect::<Vec<_>>(),
+            [dana_first.id]
+        );
+
+        let for_desk = store.messages_after(resume(None, true)).await.unwrap();
+        assert_eq!(
+            for_desk.iter().map(|m| m.id).collect::<Vec<_>>(),
+            [dana_first.id, eve_first.id, note.id]
+        );
+
+        let later = ResumeQuery {
+            after: eve_first.id,
+            ..resume(None, true)
+        };
+        assert_eq!(store.messages_after(later).await.unwrap().len(), 1);
+    }
+}
+
+#[tokio::test]
+async fn only_one_of_two_claims_wins() {
+    for (_db, store) in stores("only_one_of_two_claims_wins").await {
+        let ws = workspace(&*store).await.id;
+        let user = end_user(&*store, ws, "dana@client.example").await;
+        let alex = technician(&*store, ws, "alex@msp.example").await;
+        let sam = technician(&*store, ws, "sam@msp.example").await;
+        let (chat, _) = conversation(&*store, ws, user.id).await;
+
+        let claim = |by: AccountId| ConversationChange {
+            workspace_id: ws,
+            id: chat.id,
+            expected_status: vec![ConversationStatus::Waiting],
+            expected_technician: Some(None),
+            status: ConversationStatus::Active,
+            technician_id: Some(by),
+            at: now_millis(),
+        };
+        let (first, second) = tokio::join!(
+            store.change_conversation(claim(alex.id)),
+            store.change_conversation(claim(sam.id))
+        );
+
+        let wins = [&first, &second].iter().filter(|r| r.is_ok()).count();
+        assert_eq!(wins, 1, "{first:?} {second:?}");
+        let loser = if first.is_ok() { second } else { first };
+        assert!(matches!(loser, Err(StoreError::Conflict(_))), "{loser:?}");
+        let now = store.conversation(ws, chat.id).await.unwrap();
+        assert_eq!(now.status, ConversationStatus::Active);
+        assert!(now.technician_id == Some(alex.id) || now.technician_id == Some(sam.id));
+    }
+}
+
+#[tokio::test]
+async fn an_end_user_writing_to_a_closed_chat_reopens_it() {
+    for (_db, store) in stores("an_end_user_writing_to_a_closed_chat_reopens_it").await {
+        let ws = workspace(&*store).await.id;
+        let user = end_user(&*store, ws, "dana@client.example").await;
+        let alex = technician(&*store, ws, "alex@msp.example").await;
+        let (chat, _) = conversation(&*store, ws, user.id).await;
+        store
+            .change_conversation(ConversationChange {
+                workspace_id: ws,
+                id: chat.id,
+                expected_status: vec![ConversationStatus::Waiting],
+                expected_technician: None,
+                status: ConversationStatus::Closed,
+                technician_id: Some(alex.id),
+                at: now_millis(),
+            })
+            .await
+            .unwrap();
+
+        let (after_technician, _) = store
+            .add_message(text(ws, chat.id, AuthorKind::Technician, "one more thing"))
+            .await
+            .unwrap();
+        assert_eq!(after_technician.status, ConversationStatus::Closed);
+
+        let (after_user, message) = store
+            .add_message(text(ws, chat.id, AuthorKind::EndUser, "it jammed again"))
+            .await
+            .unwrap();
+        assert_eq!(after_user.status, ConversationStatus::Waiting);
+        assert_eq!(after_user.technician_id, None);
+        assert_eq!(after_user.last_message_id, Some(message.id));
+
+        let waiting = store
+            .conversations(ConversationQuery {
+                workspace_id: ws,
+                filter: ConversationFilter::Waiting,
+                limit: 10,
+            })
+            .await
+            .unwrap();
+        assert_eq!(waiting.iter().map(|c| c.id).collect::<Vec<_>>(), [chat.id]);
+    }
+}
+
+#[tokio::test]
+async fn conversation_lists_filter_by_owner_and_state() {
+    for (_db, store) in stores("conversation_lists_filter_by_owner_and_state").await {
+        let ws = workspace(&*store).await.id;
+        let dana = end_user(&*store, ws, "dana@client.example").await;
+        let eve = end_user(&*store, ws, "eve@other.example").await;
+        let alex = technician(&*store, ws, "alex@msp.example").await;
+        let (dana_chat, _) = conversation(&*store, ws, dana.id).await;
+        let (eve_chat, _) = conversation(&*store, ws, eve.id).await;
+        store
+            .change_conversation(ConversationChange {
+                workspace_id: ws,
+                id: eve_chat.id,
+                expected_status: vec![ConversationStatus::Waiting],
+                expected_technician: Some(None),
+                status: ConversationStatus::Active,
+                technician_id: Some(alex.id),
+                at: now_millis(),
+            })
+            .await
+            .unwrap();
+
+        let list = |filter| {
+            let store = &store;
+            async move {
+                store
+                    .conversations(ConversationQuery {
+                        workspace_id: ws,
+                        filter,
+                        limit: 10,
+                    })
+                    .await
+                    .unwrap()
+                    .iter()
+                    .map(|c| c.id)
+                    .collect::<Vec<_>>()
+            }
+        };
+        assert_eq!(
+            list(ConversationFilter::EndUser(dana.id)).await,
+            [dana_chat.id]
+        );
+        assert_eq!(list(ConversationFilter::Waiting).await, [dana_chat.id]);
+        assert_eq!(
+            list(ConversationFilter::ClaimedBy(alex.id)).await,
+            [eve_chat.id]
+        );
+        assert_eq!(list(ConversationFilter::Open).await.len(), 2);
+        assert!(list(ConversationFilter::Closed).await.is_empty());
+    }
+}
+
+#[tokio::test]
+async fn attachments_keep_their_bytes_and_stay_in_their_workspace() {
+    for (_db, store) in stores("attachments_keep_their_bytes_and_stay_in_their_workspace").await {
+        let ws = workspace(&*store).await.id;
+        let user = end_user(&*store, ws, "dana@client.example").await;
+        let (chat, _) = conversation(&*store, ws, user.id).await;
+        let bytes: Vec<u8> = (0..=255u8).cycle().take(10_000).collect();
+
+        let (_, message) = store
+            .add_attachment(
+                NewAttachment {
+                    workspace_id: ws,
+                    conversation_id: chat.id,
+                    file_name: "jam.png".to_owned(),
+                    content_type: "image/png".to_owned(),
+                    data: bytes.clone(),
+                },
+                NewMessage {
+                    kind: MessageKind::Attachment,
+                    ..text(ws, chat.id, AuthorKind::EndUser, "")
+                },
+            )
+            .await
+            .unwrap();
+
+        let info = message
+            .attachment
+            .clone()
+            .expect("the message carries its attachment");
+        assert_eq!(info.file_name, "jam.png");
+        assert_eq!(info.size, 10_000);
+        let stored = store.attachment(ws, info.id).await.unwrap();
+        assert_eq!(stored.data, bytes);
+        assert_eq!(stored.conversation_id, chat.id);
+        assert_eq!(stored.sha256.len(), 64);
+        assert!(matches!(
+            store.attachment(ws + 1, info.id).await,
+            Err(StoreError::NotFound("attachment"))
+        ));
+    }
+}
+
+#[tokio::test]
+async fn a_message_cannot_land_in_a_missing_conversation() {
+    for (_db, store) in stores("a_message_cannot_land_in_a_missing_conversation").await {
+        let ws = workspace(&*store).await.id;
+
+        let result = store
+            .add_message(text(ws, 999, AuthorKind::EndUser, "hello?"))
+            .await;
+
+        assert!(
+            matches!(result, Err(StoreError::NotFound("conversation"))),
+            "{result:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn read_receipts_never_move_backwards() {
+    for (_db, store) in stores("read_receipts_never_move_backwards").await {
+        let ws = workspace(&*store).await.id;
+        let user = end_user(&*store, ws, "dana@client.example").await;
+        let (chat, first) = conversation(&*store, ws, user.id).await;
+        let receipt = |message_id| ReadReceipt {
+            conversation_id: chat.id,
+            reader_kind: AuthorKind::Technician,
+            reader_id: 1,
+            message_id,
+            at: now_millis(),
+        };
+
+        store.mark_read(receipt(first.id + 5)).await.unwrap();
+        store.mark_read(receipt(first.id)).await.unwrap();
+
+        let receipts = store.read_receipts(chat.id).await.unwrap();
+        assert_eq!(receipts.len(), 1);
+        assert_eq!(receipts[0].message_id, first.id + 5);
+        assert_eq!(receipts[0].reader_kind, AuthorKind::Technician);
+    }
+}
+
+#[tokio::test]
+async fn unknown_database_urls_are_refused_with_what_is_accepted() {
+    let error = open("mysql://root@localhost/parley").await.unwrap_err();
+    assert!(error.to_string().contains("sqlite://"), "{error}");
+    assert!(
+        !error.to_string().contains("root@"),
+        "no credentials echoed: {error}"
+    );
+
+    let error = open("sqlite:///no/such/dir/parley.db").await.unwrap_err();
+    assert!(error.to_string().contains("does not exist"), "{error}");
+}

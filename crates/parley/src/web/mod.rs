@@ -1,0 +1,220 @@
+//! The web layer: the JSON API, the WebSocket, the pages and the embedded
+//! assets, on one axum router.
+//!
+//! [`serve`] takes its listener and a shutdown future, so tests bind port 0
+//! and stop the server when they are done.
+
+/// The JSON API under `/api/v1`.
+mod api;
+/// Who is asking: session cookies, bearer tokens, CSRF.
+pub mod auth;
+/// The one mapping from errors to HTTP answers.
+pub mod error;
+/// `/metrics` in Prometheus' text format.
+pub mod metrics;
+/// Server-rendered pages.
+mod pages;
+/// The live chat socket.
+mod ws;
+
+use crate::accounts::Accounts;
+use crate::chat::Chat;
+use crate::config::Config;
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Instant;
+use tokio::net::TcpListener;
+
+/// What every handler shares. Cloning is cheap.
+#[derive(Debug, Clone)]
+pub struct AppState {
+    pub chat: Chat,
+    pub accounts: Accounts,
+    pub config: Arc<Config>,
+    pub metrics: Arc<metrics::Metrics>,
+    /// Seeded end users (name, email) for the demo portal; empty outside
+    /// `parley demo`, where the portal is not mounted at all.
+    pub demo_end_users: Arc<Vec<(String, String)>>,
+}
+
+/// The whole application's routes.
+pub fn router(state: AppState) -> Router {
+    // An upload is the file plus a little multipart framing.
+    let upload_limit = state.chat.limits().max_attachment_bytes + 64 * 1024;
+
+    let api = Router::new()
+        .route("/widget/session", post(api::widget_session))
+        .route(
+            "/conversations",
+            get(api::list_conversations).post(api::start_conversation),
+        )
+        .route("/conversations/{id}", get(api::get_conversation))
+        .route(
+            "/conversations/{id}/messages",
+            get(api::history).post(api::post_message),
+        )
+        .route(
+            "/conversations/{id}/attachments",
+            post(api::upload).layer(DefaultBodyLimit::max(upload_limit)),
+        )
+        .route("/conversations/{id}/claim", post(api::claim))
+        .route("/conversations/{id}/transfer", post(api::transfer))
+        .route("/conversations/{id}/close", post(api::close))
+        .route("/attachments/{id}", get(api::download))
+        .route("/technicians", get(api::technicians))
+        .route("/ws", get(ws::upgrade))
+        .route("/openapi.json", get(openapi))
+        .fallback(api::not_found);
+
+    let mut app = Router::new()
+        .route("/", get(pages::home))
+        .route("/login", get(pages::login_form).post(pages::login))
+        .route("/logout", post(pages::logout))
+        .route("/setup", get(pages::setup_form).post(pages::setup))
+        .route("/console", get(pages::inbox))
+        .route("/console/conversations/{id}", get(pages::conversation))
+        .route(
+            "/console/conversations/{id}/{action}",
+            post(pages::conversation_action),
+        )
+        .route("/account", get(pages::account_page))
+        .route("/account/password", post(pages::change_password))
+        .route("/account/widget-secret", post(pages::rotate_widget_secret))
+        .route("/widget", get(widget_frame))
+        .route("/widget.js", get(asset_widget_loader))
+        .route("/assets/{file}", get(asset))
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics_text))
+        .nest("/api/v1", api);
+    if !state.demo_end_users.is_empty() {
+        app = app.route("/demo/portal", get(pages::demo_portal));
+    }
+
+    app.layer(middleware::from_fn_with_state(state.clone(), observe))
+        .layer(DefaultBodyLimit::max(256 * 1024))
+        .with_state(state)
+}
+
+/// Serves until `shutdown` completes, then lets open requests finish.
+pub async fn serve(
+    listener: TcpListener,
+    state: AppState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown)
+        .await
+}
+
+/// A span per request with the matched route (never the raw path, which
+/// carries ids), and its latency in the metrics.
+async fn observe(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or("unmatched", MatchedPath::as_str)
+        .to_owned();
+    let method = request.method().clone();
+    let span = tracing::info_span!("request", %method, route = %route);
+
+    let started = Instant::now();
+    let response = tracing::Instrument::instrument(next.run(request), span.clone()).await;
+    let took = started.elapsed();
+
+    state.metrics.request(&route, took);
+    span.in_scope(|| {
+        tracing::debug!(
+            status = response.status().as_u16(),
+            ms = took.as_millis() as u64,
+            "served"
+        )
+    });
+    response
+}
+
+async fn healthz() -> &'static str {
+    "ok"
+}
+
+/// Ready when the database answers.
+async fn readyz(State(state): State<AppState>) -> Response {
+    match state.chat.store().ping().await {
+        Ok(()) => "ready".into_response(),
+        Err(error) => {
+            tracing::error!(%error, "database is not reachable");
+            (StatusCode::SERVICE_UNAVAILABLE, "database unreachable").into_response()
+        }
+    }
+}
+
+async fn metrics_text(State(state): State<AppState>) -> Response {
+    let text = state.metrics.render(state.chat.hub().messages_published());
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response()
+}
+
+async fn openapi() -> Response {
+    (
+        [(header::CONTENT_TYPE, "application/json")],
+        include_str!("openapi.json"),
+    )
+        .into_response()
+}
+
+/// The widget's frame. Portals on other origins embed it, so it may be
+/// framed; it runs no inline script.
+async fn widget_frame() -> Response {
+    let mut response =
+        axum::response::Html(include_str!("../../assets/widget.html")).into_response();
+    response.headers_mut().insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(
+            "default-src 'self'; img-src 'self' blob:; connect-src 'self' ws: wss:; \
+             frame-ancestors *; object-src 'none'; base-uri 'none'",
+        ),
+    );
+    response
+}
+
+async fn asset_widget_loader() -> Response {
+    static_asset("widget.js").unwrap_or_else(|| StatusCode::NOT_FOUND.into_response())
+}
+
+async fn asset(axum::extract::Path(file): axum::extract::Path<String>) -> Response {
+    static_asset(&file).unwrap_or_else(|| StatusCode::NOT_FOUND.into_response())
+}
+
+/// The embedded assets: the binary carries them, nothing is fetched from
+/// anywhere else.
+fn static_asset(name: &str) -> Option<Response> {
+    let (body, content_type) = match name {
+        "widget.js" => (include_str!("../../assets/widget.js"), "text/javascript"),
+        "widget-app.js" => (
+            include_str!("../../assets/widget-app.js"),
+            "text/javascript",
+        ),
+        "chat-core.js" => (include_str!("../../assets/chat-core.js"), "text/javascript"),
+        "console.js" => (include_str!("../../assets/console.js"), "text/javascript"),
+        "widget.css" => (include_str!("../../assets/widget.css"), "text/css"),
+        "console.css" => (include_str!("../../assets/console.css"), "text/css"),
+        _ => return None,
+    };
+    Some(
+        (
+            [
+                (header::CONTENT_TYPE, content_type),
+                (header::CACHE_CONTROL, "public, max-age=300"),
+            ],
+            body,
+        )
+            .into_response(),
+    )
+}

@@ -1,0 +1,267 @@
+//! The live chat socket, `/api/v1/ws`.
+//!
+//! A socket is authenticated before anything flows: by the session cookie for
+//! technicians, or by an `auth` frame carrying the widget's access token. The
+//! client then says which message it saw last; the socket subscribes to the
+//! hub first and replays from the store second, so nothing falls in between,
+//! and skips live copies of what it already replayed.
+
+use crate::chat::hub::Event;
+use crate::chat::{Actor, ChatError};
+use crate::web::AppState;
+use crate::web::auth::{account_from_cookie, actor_from_token};
+use axum::extract::State;
+use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
+use axum::http::HeaderMap;
+use axum::response::Response;
+use serde::Deserialize;
+use serde_json::json;
+use std::time::Duration;
+use tokio::sync::broadcast::error::RecvError;
+use tokio::time::{Instant, interval, timeout};
+use tracing::Instrument;
+
+/// How often the server pings, and how long a silent client is kept.
+const PING_EVERY: Duration = Duration::from_secs(20);
+const SILENT_FOR: Duration = Duration::from_secs(60);
+/// How long a client has to authenticate and say where to resume.
+const HANDSHAKE: Duration = Duration::from_secs(10);
+/// How long one write may take before the client counts as too slow.
+const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Close code 1008 (policy violation): not authenticated.
+const CLOSE_UNAUTHORIZED: u16 = 1008;
+/// Close code 1013 (try again later): too slow; reconnect and resume.
+const CLOSE_TOO_SLOW: u16 = 1013;
+
+#[derive(Debug, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+enum ClientFrame {
+    Auth {
+        access_token: String,
+    },
+    Resume {
+        after: i64,
+    },
+    Typing {
+        conversation_id: i64,
+    },
+    Read {
+        conversation_id: i64,
+        message_id: i64,
+    },
+}
+
+pub async fn upgrade(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    upgrade: WebSocketUpgrade,
+) -> Response {
+    // A cookie failure is not fatal here: the client may still send a token.
+    let technician = account_from_cookie(&state, &headers)
+        .await
+        .ok()
+        .flatten()
+        .map(|signed_in| Actor::Technician(signed_in.account));
+
+    upgrade
+        .max_message_size(64 * 1024)
+        .on_upgrade(move |socket| run(socket, state, technician))
+}
+
+async fn run(mut socket: WebSocket, state: AppState, technician: Option<Actor>) {
+    let Some((actor, after)) = handshake(&mut socket, &state, technician).await else {
+        return;
+    };
+    let span = tracing::info_span!("socket", listener = ?actor.listener());
+
+    let _presence = match &actor {
+        Actor::Technician(account) => {
+            Some(state.chat.hub().technician_connected(account.workspace_id))
+        }
+        Actor::EndUser(_) => None,
+    };
+    state.metrics.socket_opened();
+    serve(socket, &state, &actor, after).instrument(span).await;
+    state.metrics.socket_closed();
+}
+
+/// Authenticates the socket and reads where to resume from.
+async fn handshake(
+    socket: &mut WebSocket,
+    state: &AppState,
+    technician: Option<Actor>,
+) -> Option<(Actor, i64)> {
+    let mut actor = technician;
+    let deadline = Instant::now() + HANDSHAKE;
+
+    loop {
+        let frame = match timeout(deadline - Instant::now(), socket.recv()).await {
+            Ok(Some(Ok(Message::Text(text)))) => serde_json::from_str::<ClientFrame>(&text),
+            Ok(Some(Ok(Message::Ping(_) | Message::Pong(_)))) => continue,
+            _ => {
+                close(socket, CLOSE_UNAUTHORIZED, "authenticate and resume first").await;
+                return None;
+            }
+        };
+
+        match (frame, &actor) {
+            (Ok(ClientFrame::Auth { access_token }), None) => {
+                actor = actor_from_token(state, &access_token).await.ok().flatten();
+                if actor.is_none() {
+                    send_error(socket, "unauthorized", "the chat session has expired").await;
+                    close(socket, CLOSE_UNAUTHORIZED, "unauthorized").await;
+                    return None;
+                }
+            }
+            // A technician's socket may send an auth frame too; the cookie wins.
+            (Ok(ClientFrame::Auth { .. }), Some(_)) => {}
+            (Ok(ClientFrame::Resume { after }), Some(actor)) => {
+                return Some((actor.clone(), after));
+            }
+            _ => {
+                send_error(socket, "unauthorized", "send auth, then resume").await;
+                close(socket, CLOSE_UNAUTHORIZED, "unauthorized").await;
+                return None;
+            }
+        }
+    }
+}
+
+async fn serve(mut socket: WebSocket, state: &AppState, actor: &Actor, after: i64) {
+    let listener = actor.listener();
+
+    // Subscribe before reading the store: a message stored in between is
+    // then in both, and the live copy is skipped below.
+    let mut events = state.chat.hub().subscribe();
+    let missed = match state.chat.missed(actor, after.max(0)).await {
+        Ok(missed) => missed,
+        Err(error) => {
+            log_chat_error(&error);
+            send_error(&mut socket, "internal", "could not load missed messages").await;
+            return;
+        }
+    };
+    let mut replayed_up_to = after;
+    for message in missed {
+        replayed_up_to = replayed_up_to.max(message.id);
+        let frame = json!({ "type": "message", "message": message });
+        if !send(&mut socket, frame.to_string()).await {
+            return;
+        }
+    }
+    if let Actor::EndUser(_) = actor {
+        let online = state.chat.hub().help_desk_online();
+        if !send(
+            &mut socket,
+            json!({"type": "presence", "online": online}).to_string(),
+        )
+        .await
+        {
+            return;
+        }
+    }
+    if !send(&mut socket, json!({"type": "ready"}).to_string()).await {
+        return;
+    }
+
+    let mut ping = interval(PING_EVERY);
+    let mut last_heard = Instant::now();
+    loop {
+        tokio::select! {
+            event = events.recv() => match event {
+                Ok(event) => {
+                    if !event.visible_to(listener) {
+                        continue;
+                    }
+                    if let Event::Message { message, .. } = &*event
+                        && message.id <= replayed_up_to
+                    {
+                        continue;
+                    }
+                    let Ok(frame) = serde_json::to_string(&*event) else { continue };
+                    if !send(&mut socket, frame).await {
+                        return;
+                    }
+                }
+                Err(RecvError::Lagged(skipped)) => {
+                    tracing::warn!(skipped, "socket too slow; dropping it so it resumes");
+                    close(&mut socket, CLOSE_TOO_SLOW, "too slow; reconnect and resume").await;
+                    return;
+                }
+                Err(RecvError::Closed) => return,
+            },
+            frame = socket.recv() => {
+                last_heard = Instant::now();
+                match frame {
+                    Some(Ok(Message::Text(text))) => handle_frame(&mut socket, state, actor, &text).await,
+                    Some(Ok(Message::Close(_))) | None | Some(Err(_)) => return,
+                    Some(Ok(_)) => {}
+                }
+            }
+            _ = ping.tick() => {
+                if last_heard.elapsed() > SILENT_FOR {
+                    close(&mut socket, 1001, "no answer to pings").await;
+                    return;
+                }
+                if timeout(WRITE_TIMEOUT, socket.send(Message::Ping(Default::default()))).await.is_err() {
+                    return;
+                }
+            }
+        }
+    }
+}
+
+async fn handle_frame(socket: &mut WebSocket, state: &AppState, actor: &Actor, text: &str) {
+    let result = match serde_json::from_str::<ClientFrame>(text) {
+        Ok(ClientFrame::Typing { conversation_id }) => {
+            state.chat.typing(actor, conversation_id).await
+        }
+        Ok(ClientFrame::Read {
+            conversation_id,
+            message_id,
+        }) => state.chat.read(actor, conversation_id, message_id).await,
+        Ok(ClientFrame::Auth { .. } | ClientFrame::Resume { .. }) => Ok(()),
+        Err(_) => {
+            tracing::warn!("socket sent a frame that is not part of the protocol");
+            send_error(socket, "invalid", "unknown frame").await;
+            return;
+        }
+    };
+    if let Err(error) = result {
+        log_chat_error(&error);
+        let api = crate::web::error::ApiError::from(error);
+        send_error(socket, api.code(), &api.public_message()).await;
+    }
+}
+
+fn log_chat_error(error: &ChatError) {
+    if let ChatError::Store(detail) = error {
+        tracing::error!(error = %detail, "socket request failed");
+    }
+}
+
+/// Sends one frame, giving up on a client that does not take it in time.
+async fn send(socket: &mut WebSocket, text: String) -> bool {
+    matches!(
+        timeout(
+            WRITE_TIMEOUT,
+            socket.send(Message::Text(Utf8Bytes::from(text)))
+        )
+        .await,
+        Ok(Ok(()))
+    )
+}
+
+async fn send_error(socket: &mut WebSocket, code: &str, message: &str) {
+    let frame = json!({ "type": "error", "error": { "code": code, "message": message } });
+    send(socket, frame.to_string()).await;
+}
+
+async fn close(socket: &mut WebSocket, code: u16, reason: &'static str) {
+    let frame = CloseFrame {
+        code,
+        reason: Utf8Bytes::from_static(reason),
+    };
+    let _ = timeout(WRITE_TIMEOUT, socket.send(Message::Close(Some(frame)))).await;
+}
