@@ -114,8 +114,11 @@ impl Config {
             let Some(key) = name.strip_prefix("PARLEY_") else {
                 continue;
             };
-            // Variables that belong to the command line, not the file.
-            if matches!(key, "LOG" | "CONFIG" | "MASTER_KEY") {
+            // Variables that belong to commands or to the test suite, not
+            // to the file; every other PARLEY_ variable must be a key.
+            if matches!(key, "LOG" | "CONFIG" | "MASTER_KEY" | "ADMIN_PASSWORD")
+                || key.starts_with("TEST_")
+            {
                 continue;
             }
             let path: Vec<String> = key.split("__").map(str::to_ascii_lowercase).collect();
@@ -246,6 +249,8 @@ mod tests {
             env(&[
                 ("PARLEY_LIMITS__MAX_MESSAGE_CHARS", "20"),
                 ("PARLEY_LOG", "debug"),
+                ("PARLEY_ADMIN_PASSWORD", "not config"),
+                ("PARLEY_TEST_POSTGRES_URL", "postgres://test"),
                 ("HOME", "/root"),
             ]),
         )

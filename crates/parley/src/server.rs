@@ -4,6 +4,7 @@
 use crate::accounts::Accounts;
 use crate::chat::Chat;
 use crate::chat::hub::Hub;
+use crate::chat::relay;
 use crate::config::Config;
 use crate::store::{self, Store};
 use crate::web::{self, AppState};
@@ -81,7 +82,15 @@ pub async fn start(config: Config, options: Options) -> anyhow::Result<Running> 
     if options.cheap_hashing {
         accounts = accounts.with_cheap_hashing();
     }
-    let chat = Chat::new(store, Hub::new(), config.limits.clone());
+    let backend = store.backend();
+    let chat = Chat::new(store.clone(), Hub::new(), config.limits.clone());
+    if backend == store::Backend::Postgres {
+        let relay = relay::start(&database_url, chat.clone(), accounts.workspace_id())
+            .await
+            .context("could not start the cross-instance fan-out on PostgreSQL")?;
+        chat.hub().attach_relay(relay);
+    }
+    tokio::spawn(sweep_sessions(store));
 
     let listener = TcpListener::bind(config.listen)
         .await
@@ -109,6 +118,19 @@ pub async fn start(config: Config, options: Options) -> anyhow::Result<Running> 
         stop: Some(stop),
         task,
     })
+}
+
+/// Deletes expired sessions now and then, so the table stays small.
+async fn sweep_sessions(store: Arc<dyn Store>) {
+    let mut every = tokio::time::interval(Duration::from_secs(3600));
+    loop {
+        every.tick().await;
+        match store.delete_expired_sessions(store::now_millis()).await {
+            Ok(0) => {}
+            Ok(deleted) => tracing::info!(deleted, "expired sessions removed"),
+            Err(error) => tracing::error!(%error, "could not remove expired sessions"),
+        }
+    }
 }
 
 /// Completes on Ctrl-C or SIGTERM, for a graceful shutdown.

@@ -6,11 +6,12 @@
 //! reconnects and resumes from the store), so one slow client never slows the
 //! others. Messages are in the store before they reach the hub.
 
+use crate::chat::relay::Outbound;
 use crate::chat::view::{AuthorView, ConversationView, MessageView};
 use crate::store::{ConversationId, EndUserId, MessageId, WorkspaceId};
 use serde::Serialize;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, OnceLock};
 use tokio::sync::broadcast;
 
 /// How many events a socket may fall behind before it is dropped.
@@ -105,6 +106,8 @@ pub struct Hub {
     sender: broadcast::Sender<Arc<Event>>,
     technicians_online: Arc<AtomicUsize>,
     messages_published: Arc<AtomicU64>,
+    /// Other instances to tell, when several share a PostgreSQL database.
+    relay: Arc<OnceLock<Outbound>>,
 }
 
 impl Default for Hub {
@@ -120,12 +123,27 @@ impl Hub {
             sender,
             technicians_online: Arc::new(AtomicUsize::new(0)),
             messages_published: Arc::new(AtomicU64::new(0)),
+            relay: Arc::default(),
         }
     }
 
-    /// Sends an event to every socket on this instance. Having no socket to
-    /// deliver to is normal, not an error.
+    /// Sends an event to every socket that may see it, on this instance and
+    /// (once a relay is attached) on the others.
     pub fn publish(&self, event: Event) {
+        if let Some(relay) = self.relay.get() {
+            relay.send(&event);
+        }
+        self.publish_here(event);
+    }
+
+    /// Attaches the cross-instance relay; a second one is ignored.
+    pub fn attach_relay(&self, relay: Outbound) {
+        let _ = self.relay.set(relay);
+    }
+
+    /// Sends an event to this instance's sockets only: for events that came
+    /// from another instance. Having no socket to deliver to is normal.
+    pub fn publish_here(&self, event: Event) {
         if let Event::Message { .. } = event {
             self.messages_published.fetch_add(1, Ordering::Relaxed);
         }

@@ -7,6 +7,8 @@
 
 /// The fan-out hub and the events it carries.
 pub mod hub;
+/// Fan-out across instances through PostgreSQL's `LISTEN/NOTIFY`.
+pub mod relay;
 /// Message text made safe for a page.
 pub mod text;
 /// The JSON shapes clients see.
@@ -191,6 +193,55 @@ impl Chat {
 
     pub fn limits(&self) -> &Limits {
         &self.limits
+    }
+
+    /// The event for a stored message, as its author's instance published it:
+    /// how another instance rebuilds it from an id.
+    pub async fn message_event(
+        &self,
+        workspace_id: WorkspaceId,
+        id: MessageId,
+    ) -> ChatResult<Event> {
+        let message = self.store.message(workspace_id, id).await?;
+        let conversation = self
+            .store
+            .conversation(workspace_id, message.conversation_id)
+            .await?;
+        let end_user = self
+            .store
+            .end_user(workspace_id, conversation.end_user_id)
+            .await?;
+
+        let names = self.names(&[&end_user]).await?;
+        let view = names.message(&message);
+        Ok(Event::Message {
+            scope: scope(&end_user, !view.visible_to_end_users()),
+            message: view,
+        })
+    }
+
+    /// The event for a conversation's current state, rebuilt from its id.
+    pub async fn conversation_event(
+        &self,
+        workspace_id: WorkspaceId,
+        id: ConversationId,
+    ) -> ChatResult<Event> {
+        let conversation = self.store.conversation(workspace_id, id).await?;
+        let end_user = self
+            .store
+            .end_user(workspace_id, conversation.end_user_id)
+            .await?;
+
+        let names = self.names(&[&end_user]).await?;
+        Ok(Event::Conversation {
+            scope: scope(&end_user, false),
+            conversation: names.conversation(&conversation, &end_user),
+        })
+    }
+
+    /// The newest message id in the workspace (0 when there is none).
+    pub async fn newest_message_id(&self, workspace_id: WorkspaceId) -> ChatResult<MessageId> {
+        Ok(self.store.newest_message_id(workspace_id).await?)
     }
 
     /// An end user starts a conversation with its first message.

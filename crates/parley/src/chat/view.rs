@@ -34,7 +34,7 @@ pub struct ConversationView {
     pub last_message_id: Option<i64>,
 }
 
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize, PartialEq, Eq)]
 pub struct AuthorView {
     pub kind: AuthorKind,
     pub id: Option<i64>,

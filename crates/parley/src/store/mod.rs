@@ -151,6 +151,9 @@ pub trait Store: Send + Sync + std::fmt::Debug {
 
     async fn message(&self, workspace: WorkspaceId, id: MessageId) -> StoreResult<Message>;
 
+    /// The highest message id in the workspace, 0 when there is none.
+    async fn newest_message_id(&self, workspace: WorkspaceId) -> StoreResult<MessageId>;
+
     /// Applies a state change only if the conversation is still as `expected`
     /// says; otherwise [`StoreError::Conflict`]. This is how two technicians
     /// claiming the same chat at once cannot both win.

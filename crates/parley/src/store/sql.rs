@@ -675,6 +675,15 @@ impl Store for SqlStore {
         message_from(&not_found_if_missing(row, "message")?)
     }
 
+    async fn newest_message_id(&self, workspace: WorkspaceId) -> StoreResult<MessageId> {
+        let newest: Option<i64> =
+            sqlx::query_scalar("SELECT MAX(id) FROM messages WHERE workspace_id = $1")
+                .bind(workspace)
+                .fetch_one(&self.pool)
+                .await?;
+        Ok(newest.unwrap_or_default())
+    }
+
     async fn change_conversation(&self, change: ConversationChange) -> StoreResult<Conversation> {
         let mut tx = self.write().await?;
 

@@ -272,6 +272,9 @@ async fn resuming_replays_only_what_the_reader_may_see() {
             [dana_first.id, eve_first.id, note.id]
         );
 
+        assert_eq!(store.newest_message_id(ws).await.unwrap(), note.id);
+        assert_eq!(store.newest_message_id(ws + 1).await.unwrap(), 0);
+
         let later = ResumeQuery {
             after: eve_first.id,
             ..resume(None, true)

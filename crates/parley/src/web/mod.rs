@@ -130,6 +130,8 @@ async fn observe(State(state): State<AppState>, request: Request, next: Next) ->
     let response = tracing::Instrument::instrument(next.run(request), span.clone()).await;
     let took = started.elapsed();
 
+    let mut response = response;
+    protect(&route, response.headers_mut());
     state.metrics.request(&route, took);
     span.in_scope(|| {
         tracing::debug!(
@@ -139,6 +141,29 @@ async fn observe(State(state): State<AppState>, request: Request, next: Next) ->
         )
     });
     response
+}
+
+/// Headers that keep pages from being framed or sniffed: the console may not
+/// be framed at all, while the widget's frame and the demo portal set their
+/// own policy.
+fn protect(route: &str, headers: &mut axum::http::HeaderMap) {
+    headers
+        .entry(header::X_CONTENT_TYPE_OPTIONS)
+        .or_insert(HeaderValue::from_static("nosniff"));
+    headers
+        .entry(header::REFERRER_POLICY)
+        .or_insert(HeaderValue::from_static("same-origin"));
+    if route != "/widget" && !headers.contains_key(header::CONTENT_SECURITY_POLICY) {
+        headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+        headers.insert(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static(
+                "default-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' blob: data:; \
+                 connect-src 'self' ws: wss:; \
+                 frame-src 'self'; frame-ancestors 'none'; object-src 'none'; base-uri 'none'",
+            ),
+        );
+    }
 }
 
 async fn healthz() -> &'static str {
@@ -177,7 +202,8 @@ async fn widget_frame() -> Response {
     response.headers_mut().insert(
         header::CONTENT_SECURITY_POLICY,
         HeaderValue::from_static(
-            "default-src 'self'; img-src 'self' blob:; connect-src 'self' ws: wss:; \
+            "default-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' blob:; \
+             connect-src 'self' ws: wss:; \
              frame-ancestors *; object-src 'none'; base-uri 'none'",
         ),
     );

@@ -421,20 +421,10 @@ pub async fn inbox(
 /// The newest message id the technician could see, so the console's socket
 /// resumes from now rather than replaying the workspace's whole history.
 async fn latest_message_id(state: &AppState, actor: &Actor) -> i64 {
-    let open = state
+    state
         .chat
-        .list(actor, InboxView::All, 1)
+        .newest_message_id(actor.workspace_id())
         .await
-        .unwrap_or_default();
-    let closed = state
-        .chat
-        .list(actor, InboxView::Closed, 1)
-        .await
-        .unwrap_or_default();
-    open.iter()
-        .chain(&closed)
-        .filter_map(|c| c.last_message_id)
-        .max()
         .unwrap_or_default()
 }
 

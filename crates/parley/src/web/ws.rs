@@ -57,12 +57,19 @@ pub async fn upgrade(
     headers: HeaderMap,
     upgrade: WebSocketUpgrade,
 ) -> Response {
-    // A cookie failure is not fatal here: the client may still send a token.
-    let technician = account_from_cookie(&state, &headers)
-        .await
-        .ok()
-        .flatten()
-        .map(|signed_in| Actor::Technician(signed_in.account));
+    // A cookie counts only from Parley's own pages: another site's page must
+    // not ride on a technician's cookie. A cookie failure is not fatal; the
+    // client may still authenticate with a token.
+    let technician = if same_origin(&headers) {
+        account_from_cookie(&state, &headers)
+            .await
+            .ok()
+            .flatten()
+            .map(|signed_in| Actor::Technician(signed_in.account))
+    } else {
+        tracing::warn!("socket from another origin; its cookie is ignored");
+        None
+    };
 
     upgrade
         .max_message_size(64 * 1024)
@@ -84,6 +91,23 @@ async fn run(mut socket: WebSocket, state: AppState, technician: Option<Actor>) 
     state.metrics.socket_opened();
     serve(socket, &state, &actor, after).instrument(span).await;
     state.metrics.socket_closed();
+}
+
+/// Whether the socket's page is Parley's own: no `Origin` (not a browser),
+/// or one whose host is the host the request was sent to.
+fn same_origin(headers: &HeaderMap) -> bool {
+    let Some(origin) = headers.get(axum::http::header::ORIGIN) else {
+        return true;
+    };
+    let host = headers
+        .get(axum::http::header::HOST)
+        .and_then(|host| host.to_str().ok());
+    let origin_host = origin
+        .to_str()
+        .ok()
+        .and_then(|origin| origin.split_once("://"))
+        .map(|(_, host)| host);
+    matches!((origin_host, host), (Some(a), Some(b)) if a.eq_ignore_ascii_case(b))
 }
 
 /// Authenticates the socket and reads where to resume from.
