@@ -80,17 +80,71 @@
 
     function init() {
       rememberPageStatuses();
+      prettify(document);
       if (messagesList && !messagesList.hasAttribute('aria-live')) messagesList.setAttribute('aria-live', 'polite');
       enhanceComposeForms();
       setUpNotificationButton();
       unlockAudioOnFirstGesture();
       applyStatusHooks(main ? main.dataset.status : '');
       updateInboxEmpty();
+      // Signed-out pages (sign-in, set-up) have no data-me and no live socket.
+      if (!me) return;
       document.addEventListener('visibilitychange', onVisibilityChange);
       window.addEventListener('online', () => state.live && !state.live.isReady() && state.live.reconnectNow());
       connect();
       scrollMessagesToEnd(true);
       maybeSendRead();
+    }
+
+    /* ---------- readable times, sizes and image previews ---------- */
+
+    const IMAGE_NAME = /\.(png|jpe?g|gif|webp)$/i;
+
+    /**
+     * The server writes times as RFC 3339 and sizes in bytes (readable
+     * without this script); here they become local times and "4.6 KB", and
+     * image attachments get a preview.
+     */
+    function prettify(root) {
+      for (const time of root.querySelectorAll('time.message__time, time.conversation__updated')) {
+        formatTimeElement(time);
+      }
+      for (const size of root.querySelectorAll('.message__size[data-bytes]')) {
+        size.textContent = core.formatSize(size.dataset.bytes);
+      }
+      for (const link of root.querySelectorAll('a.message__attachment')) addThumbnail(link);
+    }
+
+    function formatTimeElement(time) {
+      const iso = time.getAttribute('datetime') || '';
+      const text = core.formatTime(iso);
+      if (!text) return;
+      time.textContent = text;
+      const t = Date.parse(iso);
+      if (!Number.isNaN(t)) time.title = new Date(t).toLocaleString();
+    }
+
+    /** Technicians fetch attachments with their session cookie, so an <img> can show one. */
+    function addThumbnail(link) {
+      const previous = link.previousElementSibling;
+      if ((previous && previous.classList.contains('message__preview')) || !IMAGE_NAME.test(link.textContent.trim())) return;
+      const preview = document.createElement('a');
+      preview.className = 'message__preview';
+      preview.href = link.href;
+      preview.tabIndex = -1; // the file name's link is the one keyboard stop
+      preview.setAttribute('aria-hidden', 'true');
+      const img = document.createElement('img');
+      img.className = 'message__thumb';
+      img.alt = '';
+      img.loading = 'lazy';
+      img.decoding = 'async';
+      img.src = link.href;
+      img.addEventListener('error', () => preview.remove());
+      img.addEventListener('load', () => {
+        if (isMessagesNearEnd()) scrollMessagesToEnd(false);
+      });
+      preview.appendChild(img);
+      link.before(preview);
     }
 
     /* ---------- live connection ---------- */
@@ -108,6 +162,7 @@
     }
 
     function onLiveState(status) {
+      body.dataset.live = status; // connecting | open | ready | reconnecting | stopped
       if (status === 'reconnecting' && state.everReady) showConnection('Connection lost. Reconnecting\u2026');
       if (status === 'ready') {
         const reconnected = state.everReady;
@@ -264,8 +319,10 @@
         link.textContent = m.attachment.file_name || 'file';
         const size = document.createElement('span');
         size.className = 'message__size';
+        size.dataset.bytes = String(m.attachment.size);
         size.textContent = core.formatSize(m.attachment.size);
         li.append(link, ' ', size);
+        addThumbnail(link);
       }
       return li;
     }

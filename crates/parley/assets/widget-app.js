@@ -21,6 +21,9 @@
   // Raster types only: an SVG opened from a blob: URL would run as this origin.
   const PREVIEW_TYPES = /^image\/(png|jpeg|gif|webp|bmp|avif)$/i;
   const OFFLINE_TEXT = 'The help desk is offline right now. Leave a message and we\u2019ll answer as soon as we\u2019re back.';
+  const PAPERCLIP_ICON = '<svg viewBox="0 0 24 24" width="20" height="20" aria-hidden="true" focusable="false">' +
+    '<path fill="none" stroke="currentColor" stroke-width="2" stroke-linecap="round" stroke-linejoin="round" ' +
+    'd="M21 11.5l-8.6 8.6a5.5 5.5 0 0 1-7.8-7.8l8.6-8.6a3.7 3.7 0 0 1 5.2 5.2l-8.6 8.6a1.8 1.8 0 0 1-2.6-2.6l7.9-7.9"/></svg>';
   const CLOSED_TEXT = 'This chat is closed. Write again to reopen it.';
 
   const state = {
@@ -81,12 +84,15 @@
     app.className = 'pw-app';
 
     const header = make('header', { className: 'pw-header' });
+    const heading = make('div', { className: 'pw-header__text' });
     el.title = make('h1', { className: 'pw-title', id: 'pw-title' }, 'Help desk');
+    el.status = make('p', { className: 'pw-status', 'data-testid': 'conversation-status', 'aria-live': 'polite' });
+    heading.append(el.title, el.status);
     el.closeButton = make('button', {
       type: 'button', className: 'pw-close', 'aria-label': 'Close chat', 'data-testid': 'close-button',
     }, '\u00d7');
     el.closeButton.addEventListener('click', () => postToParent({ type: 'parley:close' }));
-    header.append(el.title, el.closeButton);
+    header.append(heading, el.closeButton);
 
     el.error = make('div', { className: 'pw-banner pw-banner--error', role: 'alert', 'data-testid': 'error-banner', hidden: true });
     el.offline = make('div', { className: 'pw-banner pw-banner--offline', role: 'status', 'data-testid': 'offline-banner', hidden: true }, OFFLINE_TEXT);
@@ -142,19 +148,21 @@
     el.composer = make('form', { className: 'pw-composer', 'data-testid': 'composer', novalidate: true });
     const inputLabel = make('label', { for: 'pw-input', className: 'pw-visually-hidden' }, 'Message');
     el.input = make('textarea', {
-      id: 'pw-input', rows: 2, placeholder: 'Write a message\u2026', 'data-testid': 'message-input', 'aria-describedby': 'pw-input-hint',
+      id: 'pw-input', rows: 1, placeholder: 'Write a message\u2026', 'data-testid': 'message-input', 'aria-describedby': 'pw-input-hint',
     });
     const hint = make('span', { id: 'pw-input-hint', className: 'pw-visually-hidden' }, 'Enter sends; Shift+Enter starts a new line.');
-    const actions = make('div', { className: 'pw-composer__actions' });
+    const row = make('div', { className: 'pw-composer__row' });
     const attach = make('span', { className: 'pw-attach' });
     el.file = make('input', { id: 'pw-file', type: 'file', className: 'pw-visually-hidden', 'data-testid': 'file-input' });
-    const fileLabel = make('label', { for: 'pw-file', className: 'pw-button pw-button--quiet pw-attach__label' }, 'Attach a file');
+    const fileLabel = make('label', { for: 'pw-file', className: 'pw-icon-button pw-attach__label', title: 'Attach a file' });
+    fileLabel.innerHTML = PAPERCLIP_ICON; // constant markup, no data
+    fileLabel.append(make('span', { className: 'pw-visually-hidden' }, 'Attach a file'));
     attach.append(el.file, fileLabel);
-    el.send = make('button', { type: 'submit', className: 'pw-button pw-button--primary', 'data-testid': 'send-button' }, 'Send');
-    actions.append(attach, el.send);
+    el.send = make('button', { type: 'submit', className: 'pw-button pw-button--primary pw-send', 'data-testid': 'send-button' }, 'Send');
+    row.append(attach, el.input, el.send);
     el.composerError = make('p', { className: 'pw-form-error', role: 'alert', 'data-testid': 'composer-error', hidden: true });
     el.upload = make('p', { className: 'pw-upload-status', role: 'status', 'data-testid': 'upload-status', hidden: true });
-    el.composer.append(inputLabel, el.input, hint, actions, el.composerError, el.upload);
+    el.composer.append(inputLabel, hint, row, el.composerError, el.upload);
 
     el.composer.addEventListener('submit', (event) => {
       event.preventDefault();
@@ -162,6 +170,7 @@
     });
     el.input.addEventListener('keydown', (event) => submitOnEnter(event, el.composer));
     el.input.addEventListener('input', sendTyping);
+    el.input.addEventListener('input', () => fitInput(el.input));
     el.file.addEventListener('change', () => {
       const file = el.file.files && el.file.files[0];
       if (file) uploadFile(file);
@@ -169,6 +178,12 @@
 
     el.conversationSection.append(el.subject, el.closed, el.scroll, el.typing, el.composer);
     return el.conversationSection;
+  }
+
+  /** The message box grows with its text, up to the stylesheet's max-height. */
+  function fitInput(textarea) {
+    textarea.style.height = 'auto';
+    textarea.style.height = textarea.scrollHeight + 2 + 'px';
   }
 
   /** Enter sends, Shift+Enter is a newline; an IME composition is left alone. */
@@ -205,6 +220,32 @@
   function setOnline(online) {
     state.online = online !== false;
     show(el.offline, !state.online);
+    renderStatus();
+  }
+
+  /** The line under the title: who is answering, or whether anyone is there. */
+  function renderStatus() {
+    const c = state.conversation;
+    let text;
+    let tone;
+    if (c && c.status === 'active') {
+      const name = c.technician && c.technician.name;
+      text = name ? 'Chatting with ' + name : 'A technician is on your chat';
+      tone = 'active';
+    } else if (c && c.status === 'closed') {
+      text = 'This chat is closed';
+      tone = 'closed';
+    } else if (c) {
+      text = state.online ? 'Waiting for a technician\u2026' : 'Offline \u2013 we\u2019ll answer when we\u2019re back';
+      tone = state.online ? 'waiting' : 'offline';
+    } else {
+      text = state.online ? 'Online' : 'Offline';
+      tone = state.online ? 'online' : 'offline';
+    }
+    el.status.textContent = text;
+    el.status.dataset.tone = tone;
+    if (c) el.status.dataset.status = c.status;
+    else delete el.status.dataset.status;
   }
 
   function showComposerError(node, text) {
@@ -219,6 +260,7 @@
     show(el.conversationSection, false);
     show(el.start, true);
     show(el.lastChat, !!core.pickLastClosedConversation(state.conversations));
+    renderStatus();
     if (state.panelOpen) el.startBody.focus();
   }
 
@@ -228,6 +270,7 @@
     el.subject.textContent = c.subject || '';
     show(el.subject, !!c.subject);
     show(el.closed, c.status === 'closed');
+    renderStatus();
   }
 
   /* ---------- talking to the parent (widget.js) ---------- */
@@ -578,7 +621,11 @@
     });
     const bubble = make('div', { className: 'pw-msg__bubble' });
     const name = authorName(m);
-    if (name) bubble.append(make('span', { className: 'pw-msg__author' }, name));
+    if (name) {
+      // One's own name is not shown (the side and colour say it), but is read out.
+      const own = authorKind === 'end_user';
+      bubble.append(make('span', { className: own ? 'pw-msg__author pw-visually-hidden' : 'pw-msg__author' }, name));
+    }
     if (m.body_html) {
       const body = make('div', { className: 'pw-msg__body' });
       body.innerHTML = m.body_html; // the one field the server has made safe as HTML
@@ -634,8 +681,10 @@
     const size = core.formatSize(att.size);
     const canPreview = PREVIEW_TYPES.test(att.content_type || '') && Number(att.size || 0) <= IMAGE_PREVIEW_MAX_BYTES;
     const link = make('a', { className: 'pw-attachment__link', href: attachmentUrl(att) || '#', 'data-testid': 'attachment-link' });
-    link.append(make('span', { className: 'pw-attachment__name' }, att.file_name || 'file'));
-    if (size) link.append(make('span', { className: 'pw-attachment__size' }, ' (' + size + ')'));
+    const label = make('span', { className: 'pw-attachment__label' });
+    label.append(make('span', { className: 'pw-attachment__name' }, att.file_name || 'file'));
+    if (size) label.append(make('span', { className: 'pw-attachment__size' }, size));
+    link.append(label);
     wrap.append(link);
 
     if (canPreview) {
@@ -719,6 +768,7 @@
     try {
       const message = await api('/conversations/' + c.id + '/messages', { method: 'POST', json: { body } });
       el.input.value = '';
+      fitInput(el.input);
       mergeIn([message]);
       if (c.status === 'closed') refreshConversation(); // the server reopened it
     } catch (err) {
@@ -750,7 +800,7 @@
       el.file.value = '';
       el.file.disabled = false;
       show(el.upload, false);
-      el.file.focus();
+      el.input.focus(); // back to typing; the attach button keeps no stale focus ring
     }
   }
 
@@ -843,6 +893,7 @@
   }
 
   function onLiveState(status) {
+    document.getElementById('app').dataset.live = status; // connecting | open | ready | reconnecting | stopped
     if (status === 'reconnecting' && state.everReady) show(el.connection, true);
     if (status === 'ready') {
       show(el.connection, false);
