@@ -5,7 +5,8 @@
 //! moves tokens between cookies, headers and these calls.
 
 use crate::identity::{
-    self, LoginLimiter, PasswordError, SessionToken, WidgetSecret, WidgetTokenError,
+    self, LoginLimiter, MasterKey, PasswordError, SealError, SessionToken, WidgetSecret,
+    WidgetTokenError,
 };
 use crate::store::{
     Account, EndUser, NewAccount, NewEndUser, NewSession, Role, SessionOwner, Store, StoreError,
@@ -32,6 +33,8 @@ pub enum AccountError {
     Store(StoreError),
     #[error("password hashing failed: {0}")]
     Hashing(#[from] PasswordError),
+    #[error("the widget secret cannot be opened: {0}")]
+    Sealed(#[from] SealError),
 }
 
 impl From<StoreError> for AccountError {
@@ -45,6 +48,9 @@ impl From<StoreError> for AccountError {
 
 pub type AccountResult<T> = Result<T, AccountError>;
 
+/// What the widget secret is sealed for: a sealed value opens only as this.
+pub const WIDGET_SECRET_PURPOSE: &str = "workspace.widget_secret";
+
 /// Who a session belongs to, resolved to the full row.
 #[derive(Debug, Clone)]
 pub enum SignedIn {
@@ -56,6 +62,8 @@ pub enum SignedIn {
 #[derive(Debug, Clone)]
 pub struct Accounts {
     store: Arc<dyn Store>,
+    key: MasterKey,
+    /// The workspace with its widget secret opened (the store keeps it sealed).
     workspace: Arc<RwLock<Workspace>>,
     limiter: Arc<LoginLimiter>,
     session_lifetime: Duration,
@@ -65,17 +73,28 @@ pub struct Accounts {
 
 impl Accounts {
     /// Loads the default workspace (creating it with a new widget secret on
-    /// first run).
+    /// first run) and opens its widget secret with the master key.
     pub async fn new(
         store: Arc<dyn Store>,
+        key: MasterKey,
         session_lifetime: Duration,
         widget_session_lifetime: Duration,
     ) -> AccountResult<Self> {
-        let workspace = store
-            .default_workspace(&WidgetSecret::generate().to_text())
-            .await?;
+        let fresh = key.seal(&WidgetSecret::generate().to_text(), WIDGET_SECRET_PURPOSE);
+        let mut workspace = store.default_workspace(&fresh).await?;
+
+        // Versions before sealing kept the secret in the clear: seal it now.
+        if !workspace.widget_secret.starts_with("v1:") {
+            let sealed = key.seal(&workspace.widget_secret, WIDGET_SECRET_PURPOSE);
+            store.set_widget_secret(workspace.id, &sealed).await?;
+            tracing::info!("sealed the widget secret that an earlier version stored in the clear");
+        } else {
+            workspace.widget_secret = key.open(&workspace.widget_secret, WIDGET_SECRET_PURPOSE)?;
+        }
+
         Ok(Self {
             store,
+            key,
             workspace: Arc::new(RwLock::new(workspace)),
             limiter: Arc::new(LoginLimiter::default()),
             session_lifetime,
@@ -115,6 +134,40 @@ impl Accounts {
         role: Role,
         password: &str,
     ) -> AccountResult<Account> {
+        let new = self.new_account(email, name, role, password)?;
+        let account = self.store.create_account(new).await?;
+        tracing::info!(account.id = account.id, role = %account.role, "account created");
+        Ok(account)
+    }
+
+    /// Creates the first admin, only while there is none: the wizard's
+    /// account step closes for good once it has run. The store checks and
+    /// inserts in one transaction, so racing submissions (on any instance)
+    /// create one admin at most.
+    pub async fn create_first_admin(
+        &self,
+        email: &str,
+        name: &str,
+        password: &str,
+    ) -> AccountResult<Account> {
+        let new = self.new_account(email, name, Role::Admin, password)?;
+        let Some(account) = self.store.create_first_admin(new).await? else {
+            return Err(AccountError::Conflict(
+                "an admin already exists; sign in instead".to_owned(),
+            ));
+        };
+        tracing::info!(account.id = account.id, "first admin created");
+        Ok(account)
+    }
+
+    /// Checks what a new account needs and hashes its password.
+    fn new_account(
+        &self,
+        email: &str,
+        name: &str,
+        role: Role,
+        password: &str,
+    ) -> AccountResult<NewAccount> {
         let email = normalise_email(email)?;
         let name = name.trim();
         if name.is_empty() {
@@ -123,35 +176,13 @@ impl Accounts {
         identity::check_new_password(password)
             .map_err(|why| AccountError::Invalid(why.to_string()))?;
 
-        let password_hash = self.hash(password)?;
-        let account = self
-            .store
-            .create_account(NewAccount {
-                workspace_id: self.workspace_id(),
-                email,
-                name: name.to_owned(),
-                role,
-                password_hash,
-            })
-            .await?;
-        tracing::info!(account.id = account.id, role = %account.role, "account created");
-        Ok(account)
-    }
-
-    /// Creates the first admin, only while there is none: the wizard's
-    /// account step closes for good once it has run.
-    pub async fn create_first_admin(
-        &self,
-        email: &str,
-        name: &str,
-        password: &str,
-    ) -> AccountResult<Account> {
-        if !self.needs_first_admin().await? {
-            return Err(AccountError::Conflict(
-                "an admin already exists; sign in instead".to_owned(),
-            ));
-        }
-        self.create(email, name, Role::Admin, password).await
+        Ok(NewAccount {
+            workspace_id: self.workspace_id(),
+            email,
+            name: name.to_owned(),
+            role,
+            password_hash: self.hash(password)?,
+        })
     }
 
     /// Checks a password, within the sign-in rate limit, and opens a session.
@@ -296,7 +327,10 @@ impl Accounts {
     pub async fn rotate_widget_secret(&self) -> AccountResult<String> {
         let secret = WidgetSecret::generate().to_text();
         self.store
-            .set_widget_secret(self.workspace_id(), &secret)
+            .set_widget_secret(
+                self.workspace_id(),
+                &self.key.seal(&secret, WIDGET_SECRET_PURPOSE),
+            )
             .await?;
         self.workspace
             .write()

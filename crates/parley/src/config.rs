@@ -31,6 +31,10 @@ pub struct Config {
     pub session_hours: u32,
     /// How long an end user's widget session lasts, in hours.
     pub widget_session_hours: u32,
+    /// Whether the PSA may be reached over plain http or at a private
+    /// address (a Halo on the LAN, the simulator); off means https to a
+    /// public host only.
+    pub allow_private_psa: bool,
     pub limits: Limits,
 }
 
@@ -43,6 +47,7 @@ impl Default for Config {
             public_url: None,
             session_hours: 12,
             widget_session_hours: 8,
+            allow_private_psa: false,
             limits: Limits::default(),
         }
     }
@@ -60,6 +65,7 @@ impl fmt::Debug for Config {
             .field("public_url", &self.public_url)
             .field("session_hours", &self.session_hours)
             .field("widget_session_hours", &self.widget_session_hours)
+            .field("allow_private_psa", &self.allow_private_psa)
             .field("limits", &self.limits)
             .finish()
     }

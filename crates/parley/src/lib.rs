@@ -11,6 +11,8 @@ pub mod chat;
 pub mod config;
 /// Identity: passwords, sessions, CSRF, sign-in limits and widget tokens.
 pub mod identity;
+/// The PSA connector (HaloPSA first).
+pub mod psa;
 /// Starting the service and stopping it gracefully.
 pub mod server;
 /// The store: the `Store` trait and its SQLite and PostgreSQL backends.

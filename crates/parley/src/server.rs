@@ -6,6 +6,8 @@ use crate::chat::Chat;
 use crate::chat::hub::Hub;
 use crate::chat::relay;
 use crate::config::Config;
+use crate::identity::MasterKey;
+use crate::psa::Connectors;
 use crate::store::{self, Store};
 use crate::web::{self, AppState};
 use anyhow::Context;
@@ -72,8 +74,10 @@ pub async fn start(config: Config, options: Options) -> anyhow::Result<Running> 
         )
     })?);
 
+    let key = MasterKey::load(&config.data_dir).context("could not load the master key")?;
     let mut accounts = Accounts::new(
         store.clone(),
+        key.clone(),
         Duration::from_secs(u64::from(config.session_hours) * 3600),
         Duration::from_secs(u64::from(config.widget_session_hours) * 3600),
     )
@@ -82,6 +86,12 @@ pub async fn start(config: Config, options: Options) -> anyhow::Result<Running> 
     if options.cheap_hashing {
         accounts = accounts.with_cheap_hashing();
     }
+    let connectors = Connectors::new(
+        store.clone(),
+        key,
+        accounts.workspace_id(),
+        config.allow_private_psa,
+    );
     let backend = store.backend();
     let chat = Chat::new(store.clone(), Hub::new(), config.limits.clone());
     if backend == store::Backend::Postgres {
@@ -102,6 +112,7 @@ pub async fn start(config: Config, options: Options) -> anyhow::Result<Running> 
     let state = AppState {
         chat,
         accounts,
+        connectors,
         config: Arc::new(config),
         metrics: Arc::default(),
         demo_end_users: Arc::new(options.demo_end_users),

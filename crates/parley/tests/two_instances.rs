@@ -6,7 +6,8 @@
 //! Needs `PARLEY_TEST_POSTGRES_URL`; without it the test says it skipped.
 
 use futures_util::{SinkExt, StreamExt};
-use parley::identity::{WidgetClaims, WidgetSecret, csrf_token_for, sign_widget_token};
+use parley::accounts::WIDGET_SECRET_PURPOSE;
+use parley::identity::{MasterKey, WidgetClaims, WidgetSecret, csrf_token_for, sign_widget_token};
 use parley::testing::{TempDir, TestDatabase};
 use serde_json::{Value, json};
 use std::io::{BufRead, BufReader};
@@ -34,18 +35,21 @@ impl Drop for Instance {
     }
 }
 
-fn parley(database_url: &str, data: &TempDir) -> Command {
+/// Every instance on one database shares one master key, as a real
+/// deployment of several instances must.
+fn parley(database_url: &str, key: &MasterKey, data: &TempDir) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_parley"));
     command
         .args(["--log", "warn"])
         .env("PARLEY_DATABASE_URL", database_url)
-        .env("PARLEY_DATA_DIR", data.path());
+        .env("PARLEY_DATA_DIR", data.path())
+        .env("PARLEY_MASTER_KEY", key.to_text());
     command
 }
 
-fn start_instance(database_url: &str) -> Instance {
+fn start_instance(database_url: &str, key: &MasterKey) -> Instance {
     let data = TempDir::new("instance");
-    let mut child = parley(database_url, &data)
+    let mut child = parley(database_url, key, &data)
         .args(["serve", "--listen", "127.0.0.1:0"])
         .stdout(Stdio::piped())
         .spawn()
@@ -127,8 +131,9 @@ async fn two_instances_deliver_to_each_others_clients() {
     };
 
     // A technician, created from the shell as an MSP would.
+    let key = MasterKey::generate();
     let admin_data = TempDir::new("admin");
-    let created = parley(&database.url, &admin_data)
+    let created = parley(&database.url, &key, &admin_data)
         .args([
             "admin",
             "create",
@@ -146,8 +151,8 @@ async fn two_instances_deliver_to_each_others_clients() {
         String::from_utf8_lossy(&created.stderr)
     );
 
-    let a = start_instance(&database.url);
-    let b = start_instance(&database.url);
+    let a = start_instance(&database.url, &key);
+    let b = start_instance(&database.url, &key);
     let http = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .build()
@@ -168,7 +173,10 @@ async fn two_instances_deliver_to_each_others_clients() {
     // The end user's portal signs a token; the widget talks to B.
     let store = database.open().await.unwrap();
     let workspace = store.default_workspace("unused").await.unwrap();
-    let secret = WidgetSecret::parse(&workspace.widget_secret).unwrap();
+    let secret = key
+        .open(&workspace.widget_secret, WIDGET_SECRET_PURPOSE)
+        .expect("the store keeps the widget secret sealed under the shared key");
+    let secret = WidgetSecret::parse(&secret).unwrap();
     let now = chrono::Utc::now();
     let claims = WidgetClaims::new(
         "dana@client.example",

@@ -560,14 +560,17 @@ impl Chat {
         id: ConversationId,
         message_id: MessageId,
     ) -> ChatResult<()> {
-        let (conversation, end_user) = self.visible(actor, id).await?;
-        if conversation
-            .last_message_id
-            .is_none_or(|last| message_id > last)
-        {
-            return Err(ChatError::Invalid(
-                "that message is not in this conversation".into(),
-            ));
+        let (_, end_user) = self.visible(actor, id).await?;
+        let not_here = || ChatError::Invalid("that message is not in this conversation".into());
+        let message = match self.store.message(actor.workspace_id(), message_id).await {
+            Ok(message) => message,
+            Err(StoreError::NotFound(_)) => return Err(not_here()),
+            Err(other) => return Err(other.into()),
+        };
+        // An end user may not learn of a note's id by reading "up to" it.
+        let hidden = message.kind == MessageKind::Note && !actor.is_help_desk();
+        if message.conversation_id != id || hidden {
+            return Err(not_here());
         }
 
         let author = actor.author();
@@ -580,8 +583,9 @@ impl Chat {
                 at: now_millis(),
             })
             .await?;
+        // Reading up to a note is the help desk's business only.
         self.hub.publish(Event::Read {
-            scope: scope(&end_user, false),
+            scope: scope(&end_user, message.kind == MessageKind::Note),
             conversation_id: id,
             message_id,
             reader: author,
@@ -644,6 +648,31 @@ impl Chat {
         let names = self.names(&[&end_user]).await?;
         let view = names.conversation(&updated, &end_user);
         self.publish_conversation(&view, &end_user);
+
+        // Both sides see what happened, in the history as well as live.
+        let said = match (current.technician_id, updated.technician_id, updated.status) {
+            (_, _, ConversationStatus::Closed) => {
+                format!("{} closed the chat.", actor.author().name)
+            }
+            (None, Some(joined), _) => format!("{} joined the chat.", names.technician(joined)),
+            (Some(from), Some(to), _) if from != to => format!(
+                "{} handed the chat to {}.",
+                names.technician(from),
+                names.technician(to)
+            ),
+            _ => return Ok(view),
+        };
+        let system = NewMessage {
+            workspace_id: updated.workspace_id,
+            conversation_id: id,
+            kind: MessageKind::System,
+            author_kind: AuthorKind::System,
+            author_id: None,
+            body: said,
+            at: now_millis(),
+        };
+        let (_, message) = self.store.add_message(system).await?;
+        self.publish_message(&names.message(&message), &end_user);
         Ok(view)
     }
 

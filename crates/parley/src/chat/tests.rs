@@ -327,3 +327,67 @@ fn file_names_lose_their_path_and_control_characters() {
     assert!(clean_file_name("  ").is_err());
     assert!(clean_file_name("dir/..").is_err());
 }
+
+#[tokio::test]
+async fn read_marks_only_messages_of_that_conversation_the_reader_may_see() {
+    let desk = desk().await;
+    let (mine, first) = desk.chat.start(&desk.dana, None, "Help").await.unwrap();
+    let (_, theirs) = desk.chat.start(&desk.eve, None, "Other").await.unwrap();
+    let note = desk
+        .chat
+        .post(&desk.alex, mine.id, "internal", true)
+        .await
+        .unwrap();
+
+    assert!(desk.chat.read(&desk.dana, mine.id, first.id).await.is_ok());
+    assert!(matches!(
+        desk.chat.read(&desk.dana, mine.id, theirs.id).await,
+        Err(ChatError::Invalid(_))
+    ));
+    assert!(matches!(
+        desk.chat.read(&desk.dana, mine.id, note.id).await,
+        Err(ChatError::Invalid(_))
+    ));
+    assert!(desk.chat.read(&desk.alex, mine.id, note.id).await.is_ok());
+}
+
+#[tokio::test]
+async fn claims_transfers_and_closes_are_told_in_the_history() {
+    let desk = desk().await;
+    let (chat, _) = desk.chat.start(&desk.dana, None, "Help").await.unwrap();
+    let Actor::Technician(sam) = &desk.sam else {
+        unreachable!()
+    };
+
+    desk.chat.claim(&desk.alex, chat.id).await.unwrap();
+    desk.chat
+        .transfer(&desk.alex, chat.id, sam.id)
+        .await
+        .unwrap();
+    desk.chat.close(&desk.sam, chat.id).await.unwrap();
+
+    let (history, _) = desk
+        .chat
+        .history(&desk.dana, chat.id, None, 50)
+        .await
+        .unwrap();
+    let told: Vec<_> = history
+        .iter()
+        .filter(|m| m.kind == MessageKind::System)
+        .map(|m| m.body.as_str())
+        .collect();
+    assert_eq!(
+        told,
+        [
+            "Alex joined the chat.",
+            "Alex handed the chat to Sam.",
+            "Sam closed the chat."
+        ]
+    );
+    let closed = desk.chat.conversation(&desk.dana, chat.id).await.unwrap();
+    assert_eq!(
+        closed.status,
+        ConversationStatus::Closed,
+        "a system message reopens nothing"
+    );
+}

@@ -97,7 +97,7 @@ impl Names {
         }
     }
 
-    fn technician(&self, id: i64) -> String {
+    pub fn technician(&self, id: i64) -> String {
         self.technicians
             .get(&id)
             .cloned()

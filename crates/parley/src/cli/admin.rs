@@ -4,6 +4,7 @@
 use anyhow::Context;
 use clap::{Args, Subcommand};
 use parley::accounts::Accounts;
+use parley::identity::MasterKey;
 use parley::store::{self, Role, Store};
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -45,8 +46,14 @@ pub async fn run(command: AdminCommand) -> anyhow::Result<ExitCode> {
         .with_context(|| format!("could not create {}", config.data_dir.display()))?;
 
     let store: Arc<dyn Store> = Arc::from(store::open(&config.database_url()).await?);
-    let accounts =
-        Accounts::new(store, Duration::from_secs(3600), Duration::from_secs(3600)).await?;
+    let key = MasterKey::load(&config.data_dir)?;
+    let accounts = Accounts::new(
+        store,
+        key,
+        Duration::from_secs(3600),
+        Duration::from_secs(3600),
+    )
+    .await?;
     let role = if args.technician {
         Role::Technician
     } else {

@@ -1,19 +1,17 @@
 //! `parley demo`: Parley on SQLite with seeded technicians and a demo portal
 //! for seeded end users, beside a seeded HaloPSA simulator with a registered
 //! application and the connection doctor run against it, so a newcomer can
-//! play both sides of a chat at once.
-//!
-//! TODO(when issue 4 lands the connector): save the connector against the
-//! simulator, so the demo's Parley shows as connected.
+//! play both sides of a chat at once. The connector is saved against the
+//! simulator, so the demo starts connected.
 
 use crate::cli::connector::render_table;
 use anyhow::Context;
 use clap::Args;
-use halo::Secret;
-use halo::doctor::{self, DoctorInput};
 use halo_sim::{App, RateLimit, Seed, SimConfig, Simulator};
 use parley::accounts::{AccountError, Accounts};
 use parley::config::Config;
+use parley::psa::connector::Actor as AuditActor;
+use parley::psa::{ConnectorForm, TicketDefaults};
 use parley::server;
 use parley::store::Role;
 use std::net::SocketAddr;
@@ -83,26 +81,12 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
     println!("HaloPSA simulator (demo data): {}", sim.url());
     println!("  Client ID:     {DEMO_CLIENT_ID}");
     println!("  Client Secret: {DEMO_CLIENT_SECRET}");
-    println!();
-    println!("Testing the connection as `parley connector test` would:");
-    println!();
-
-    let report = doctor::run(DoctorInput {
-        site_url: sim.url(),
-        client_id: DEMO_CLIENT_ID.to_owned(),
-        client_secret: Secret::new(DEMO_CLIENT_SECRET.to_owned()),
-        tenant: None,
-        scopes: None,
-        allow_private: true,
-        ca_cert_pem: None,
-        timeout: Duration::from_secs(10),
-    })
-    .await;
-    print!("{}", render_table(&report));
-
+    // The simulator listens on loopback over plain http, which only a
+    // private-hosts set-up accepts.
     let config = Config {
         listen: args.listen,
         data_dir: args.data_dir.clone(),
+        allow_private_psa: true,
         ..Config::default()
     };
     let options = server::Options {
@@ -114,6 +98,27 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
     };
     let running = server::start(config, options).await?;
     seed_accounts(&running.state.accounts).await?;
+
+    println!();
+    println!("Connecting Parley to it, as the Connectors page's Test and Save would:");
+    println!();
+    let form = ConnectorForm {
+        site_url: sim.url(),
+        client_id: DEMO_CLIENT_ID.to_owned(),
+        client_secret: Some(DEMO_CLIENT_SECRET.to_owned()),
+        tenant: None,
+    };
+    let actor = AuditActor("parley demo".to_owned());
+    let report = match running
+        .state
+        .connectors
+        .save(&form, TicketDefaults::default(), &actor)
+        .await
+    {
+        Ok((_, report)) => report,
+        Err(_) => running.state.connectors.test(&form, &actor).await?,
+    };
+    print!("{}", render_table(&report));
 
     println!();
     println!(

@@ -15,6 +15,8 @@ mod connector;
 mod demo;
 /// `parley halo-sim`: the HaloPSA simulator on its own.
 mod halo_sim;
+/// `parley keys rotate`: re-sealing secrets under a new master key.
+mod keys;
 /// `parley serve`: the service.
 mod serve;
 
@@ -41,6 +43,9 @@ enum Command {
     /// Manage accounts.
     #[command(subcommand)]
     Admin(admin::AdminCommand),
+    /// Manage the master key that seals secrets.
+    #[command(subcommand)]
+    Keys(keys::KeysCommand),
     /// Show the configuration format.
     #[command(subcommand)]
     Config(config::ConfigCommand),
@@ -69,6 +74,7 @@ impl Cli {
             Command::Serve(args) => serve::run(args).await,
             Command::Admin(command) => admin::run(command).await,
             Command::Config(command) => Ok(config::run(command)),
+            Command::Keys(command) => keys::run(command).await,
             Command::HaloSim(args) => halo_sim::run(args).await,
             Command::Connector(command) => connector::run(command).await,
             Command::Demo(args) => demo::run(args).await,

@@ -13,6 +13,8 @@
 //!   into [`WidgetClaims`] or a [`WidgetTokenError`] that says what to fix.
 //! - [`login_limit`]: the in-memory [`LoginLimiter`] that slows password
 //!   guessing per account and per client address.
+//! - [`seal`]: the [`MasterKey`] that seals secrets at rest (AES-256-GCM),
+//!   from `PARLEY_MASTER_KEY` or a key file in the data directory.
 //!
 //! Secrets in these types (session tokens, widget secrets) print as
 //! `[redacted]` in `Debug`, so they cannot reach a log by accident.
@@ -21,6 +23,8 @@
 pub mod login_limit;
 /// Argon2id password hashing, verification and the new-password policy.
 pub mod password;
+/// Secrets sealed at rest with AES-256-GCM under the master key.
+pub mod seal;
 /// Session tokens, their stored digests, and the CSRF tokens derived from them.
 pub mod token;
 /// Signed widget tokens (HS256 JWTs) that identify end users, and the widget secret.
@@ -31,6 +35,7 @@ pub use password::{
     HashParams, PasswordError, PasswordPolicyError, check_new_password, hash_password,
     hash_password_with, verify_dummy_password, verify_password,
 };
+pub use seal::{KeySource, MasterKey, SealError};
 pub use token::{SessionToken, csrf_matches, csrf_token_for, token_digest};
 pub use widget_token::{
     TokenPart, WidgetClaims, WidgetSecret, WidgetSecretError, WidgetTokenError, sign_widget_token,

@@ -77,6 +77,10 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// Fails with [`StoreError::Conflict`] when the email is taken.
     async fn create_account(&self, account: NewAccount) -> StoreResult<Account>;
 
+    /// Creates an admin only if the workspace has none yet, checking and
+    /// inserting in one transaction; `None` when an admin already exists.
+    async fn create_first_admin(&self, account: NewAccount) -> StoreResult<Option<Account>>;
+
     async fn account(&self, workspace: WorkspaceId, id: AccountId) -> StoreResult<Account>;
 
     /// Looks an account up by its (already normalised) email.
@@ -161,6 +165,98 @@ pub trait Store: Send + Sync + std::fmt::Debug {
 
     /// Records how far a reader has read; never moves backwards.
     async fn mark_read(&self, receipt: ReadReceipt) -> StoreResult<()>;
+
+    // --- the PSA connector and the audit log
+
+    async fn connector(&self, workspace: WorkspaceId) -> StoreResult<Option<StoredConnector>>;
+
+    /// Stores the workspace's one connector, replacing any other.
+    async fn save_connector(&self, connector: StoredConnector) -> StoreResult<()>;
+
+    /// Removes the connector; "not found" if there is none.
+    async fn delete_connector(&self, workspace: WorkspaceId) -> StoreResult<()>;
+
+    /// Records the outcome of a call to the PSA: `error` is `None` on success.
+    async fn record_connector_health(
+        &self,
+        workspace: WorkspaceId,
+        at: Millis,
+        error: Option<&str>,
+    ) -> StoreResult<()>;
+
+    async fn add_audit(
+        &self,
+        workspace: WorkspaceId,
+        actor: &str,
+        action: &str,
+        detail: &str,
+    ) -> StoreResult<()>;
+
+    /// The newest entries first.
+    async fn audit_log(&self, workspace: WorkspaceId, limit: i64) -> StoreResult<Vec<AuditEntry>>;
+
+    /// Every sealed value, for re-sealing under a new master key.
+    async fn sealed_fields(&self) -> StoreResult<Vec<(SealedField, String)>>;
+
+    /// Replaces sealed values, all in one transaction: after a crash either
+    /// every value is under the old key or every one under the new.
+    async fn replace_sealed(&self, values: Vec<(SealedField, String)>) -> StoreResult<()>;
+
+    // --- ticket sync: links and the outbox
+
+    /// Links a conversation to a ticket-to-be and queues its creation, in
+    /// one transaction; [`StoreError::Conflict`] if it already has one.
+    async fn request_ticket(&self, request: TicketRequest) -> StoreResult<TicketLink>;
+
+    async fn ticket_link(
+        &self,
+        workspace: WorkspaceId,
+        conversation: ConversationId,
+    ) -> StoreResult<Option<TicketLink>>;
+
+    /// Records the ticket the PSA made (or that was found and adopted).
+    async fn set_linked_ticket(
+        &self,
+        conversation: ConversationId,
+        ticket_id: i64,
+        summary: &str,
+        status: Option<&str>,
+        at: Millis,
+    ) -> StoreResult<()>;
+
+    /// Claims the next job that is due and whose conversation has no earlier
+    /// job unfinished, leasing it until `lease_until`. A running job whose
+    /// lease ran out (its worker died) is claimed again.
+    async fn claim_job(&self, now: Millis, lease_until: Millis) -> StoreResult<Option<OutboxJob>>;
+
+    /// Marks that the job is about to send a write that is not idempotent.
+    async fn job_sending(&self, id: i64) -> StoreResult<()>;
+
+    async fn job_done(&self, id: i64, result: &str, at: Millis) -> StoreResult<()>;
+
+    async fn job_retry(
+        &self,
+        id: i64,
+        next_attempt_at: Millis,
+        error: &str,
+        maybe_sent: bool,
+    ) -> StoreResult<()>;
+
+    async fn job_failed(&self, id: i64, error: &str, at: Millis) -> StoreResult<()>;
+
+    /// Puts a parked job back in the queue, due now.
+    async fn retry_failed_job(&self, workspace: WorkspaceId, id: i64) -> StoreResult<()>;
+
+    /// Jobs in a state, oldest first.
+    async fn jobs(
+        &self,
+        workspace: WorkspaceId,
+        state: JobState,
+        limit: i64,
+    ) -> StoreResult<Vec<OutboxJob>>;
+
+    /// The sync state of each message of a conversation that has a job.
+    async fn message_sync(&self, conversation: ConversationId) -> StoreResult<Vec<MessageSync>>;
 
     /// How far each reader of a conversation has read.
     async fn read_receipts(&self, conversation: ConversationId) -> StoreResult<Vec<ReadReceipt>>;

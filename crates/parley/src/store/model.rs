@@ -59,8 +59,8 @@ pub struct UnknownWord(pub String);
 pub struct Workspace {
     pub id: WorkspaceId,
     pub name: String,
-    /// FIXME(until issue 4 adds the master key): kept in the clear; it is
-    /// sealed like the connector secret once the key exists.
+    /// Sealed under the master key in the store; [`crate::accounts::Accounts`]
+    /// holds it opened.
     pub widget_secret: String,
 }
 
@@ -336,4 +336,149 @@ pub struct ReadReceipt {
     pub reader_id: i64,
     pub message_id: MessageId,
     pub at: Millis,
+}
+
+/// The PSA connector as stored: the secret only sealed.
+#[derive(Clone, PartialEq, Eq)]
+pub struct StoredConnector {
+    pub workspace_id: WorkspaceId,
+    /// Which PSA: `halopsa` for now.
+    pub kind: String,
+    pub site_url: String,
+    pub client_id: String,
+    pub tenant: Option<String>,
+    pub client_secret_sealed: String,
+    pub allow_private: bool,
+    /// The ticket defaults, as JSON.
+    pub defaults: String,
+    pub created_at: Millis,
+    pub updated_at: Millis,
+    pub last_success_at: Option<Millis>,
+    pub failing_since: Option<Millis>,
+    pub last_error: Option<String>,
+}
+
+impl fmt::Debug for StoredConnector {
+    // Even sealed, the secret stays out of logs.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("StoredConnector")
+            .field("kind", &self.kind)
+            .field("site_url", &self.site_url)
+            .field("client_id", &self.client_id)
+            .finish_non_exhaustive()
+    }
+}
+
+/// One line of the audit log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditEntry {
+    pub id: i64,
+    pub workspace_id: WorkspaceId,
+    pub at: Millis,
+    /// Who, in words (`Morgan Admin <admin@msp.example>`, `parley connector set`).
+    pub actor: String,
+    /// `connector.created`, `connector.changed`, `connector.tested`, `connector.removed`.
+    pub action: String,
+    /// What changed or what the test found, as JSON; never a secret.
+    pub detail: String,
+}
+
+/// A sealed value somewhere in the store, for re-sealing under a new key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SealedField {
+    WidgetSecret(WorkspaceId),
+    ConnectorSecret(WorkspaceId),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum JobKind {
+    CreateTicket,
+    AddNote,
+    AddFile,
+    ChangeStatus,
+}
+
+stored_words!(JobKind {
+    CreateTicket => "create_ticket",
+    AddNote => "add_note",
+    AddFile => "add_file",
+    ChangeStatus => "change_status",
+});
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum JobState {
+    Pending,
+    Running,
+    Done,
+    /// Parked after a permanent error or too long a time: an admin retries it.
+    Failed,
+}
+
+stored_words!(JobState {
+    Pending => "pending",
+    Running => "running",
+    Done => "done",
+    Failed => "failed",
+});
+
+/// One PSA write waiting in, or done by, the outbox.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutboxJob {
+    pub id: i64,
+    pub workspace_id: WorkspaceId,
+    pub conversation_id: ConversationId,
+    pub kind: JobKind,
+    pub message_id: Option<MessageId>,
+    /// What the job needs beyond the message, as JSON.
+    pub payload: String,
+    pub state: JobState,
+    /// Attempts so far, this one included once claimed.
+    pub attempts: i64,
+    /// An earlier attempt may have reached the PSA.
+    pub maybe_sent: bool,
+    pub last_error: Option<String>,
+    /// What the PSA answered (ids), as JSON, once done.
+    pub result: Option<String>,
+    pub created_at: Millis,
+    pub next_attempt_at: Millis,
+}
+
+/// A conversation's ticket, or the request for one while the PSA has not
+/// answered yet.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TicketLink {
+    pub conversation_id: ConversationId,
+    pub workspace_id: WorkspaceId,
+    pub marker: String,
+    pub ticket_id: Option<i64>,
+    pub ticket_summary: Option<String>,
+    pub ticket_status: Option<String>,
+    /// `end_user`, `technician` or `auto`.
+    pub requested_by: String,
+    pub created_at: Millis,
+    pub linked_at: Option<Millis>,
+}
+
+/// A request to make a ticket of a conversation.
+#[derive(Debug, Clone)]
+pub struct TicketRequest {
+    pub workspace_id: WorkspaceId,
+    pub conversation_id: ConversationId,
+    pub marker: String,
+    pub requested_by: String,
+    /// The ticket's content as the create job needs it, as JSON.
+    pub payload: String,
+    pub at: Millis,
+}
+
+/// How a message stands with the PSA, for technicians.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MessageSync {
+    pub message_id: MessageId,
+    pub job_id: i64,
+    pub state: JobState,
+    pub result: Option<String>,
+    pub last_error: Option<String>,
 }

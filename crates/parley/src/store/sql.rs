@@ -15,6 +15,12 @@ use tokio::sync::Mutex;
 const CONVERSATION_COLUMNS: &str = "id, workspace_id, end_user_id, subject, status, \
      technician_id, created_at, updated_at, last_message_id";
 
+const JOB_COLUMNS: &str = "id, workspace_id, conversation_id, kind, message_id, payload, state, \
+     attempts, maybe_sent, last_error, result, created_at, next_attempt_at";
+
+const LINK_COLUMNS: &str = "conversation_id, workspace_id, marker, ticket_id, ticket_summary, \
+     ticket_status, requested_by, created_at, linked_at";
+
 const MESSAGE_SELECT: &str = "SELECT m.id, m.workspace_id, m.conversation_id, m.kind, \
      m.author_kind, m.author_id, m.body, m.created_at, a.id AS attachment_id, a.file_name, \
      a.content_type, a.size FROM messages m LEFT JOIN attachments a ON a.id = m.attachment_id";
@@ -79,6 +85,39 @@ fn account_from(row: &AnyRow) -> StoreResult<Account> {
         role: word(row, "role")?,
         password_hash: row.try_get("password_hash")?,
         created_at: row.try_get("created_at")?,
+    })
+}
+
+fn job_from(row: &AnyRow) -> StoreResult<OutboxJob> {
+    let maybe_sent: i64 = row.try_get("maybe_sent")?;
+    Ok(OutboxJob {
+        id: row.try_get("id")?,
+        workspace_id: row.try_get("workspace_id")?,
+        conversation_id: row.try_get("conversation_id")?,
+        kind: word(row, "kind")?,
+        message_id: row.try_get("message_id")?,
+        payload: row.try_get("payload")?,
+        state: word(row, "state")?,
+        attempts: row.try_get("attempts")?,
+        maybe_sent: maybe_sent != 0,
+        last_error: row.try_get("last_error")?,
+        result: row.try_get("result")?,
+        created_at: row.try_get("created_at")?,
+        next_attempt_at: row.try_get("next_attempt_at")?,
+    })
+}
+
+fn link_from(row: &AnyRow) -> StoreResult<TicketLink> {
+    Ok(TicketLink {
+        conversation_id: row.try_get("conversation_id")?,
+        workspace_id: row.try_get("workspace_id")?,
+        marker: row.try_get("marker")?,
+        ticket_id: row.try_get("ticket_id")?,
+        ticket_summary: row.try_get("ticket_summary")?,
+        ticket_status: row.try_get("ticket_status")?,
+        requested_by: row.try_get("requested_by")?,
+        created_at: row.try_get("created_at")?,
+        linked_at: row.try_get("linked_at")?,
     })
 }
 
@@ -165,6 +204,47 @@ async fn insert_message(
     .bind(message.at)
     .fetch_one(&mut **tx)
     .await?;
+
+    // In a conversation with a ticket (or one being made), the message goes
+    // to the PSA too: queued here, in the same transaction, so it is never
+    // lost. System messages are Parley's own and stay in the chat.
+    let job_kind = match message.kind {
+        MessageKind::Text | MessageKind::Note => Some(JobKind::AddNote),
+        MessageKind::Attachment => Some(JobKind::AddFile),
+        MessageKind::System => None,
+    };
+    if let Some(kind) = job_kind {
+        sqlx::query(
+            "INSERT INTO outbox (workspace_id, conversation_id, kind, message_id, payload, state, \
+             attempts, next_attempt_at, maybe_sent, created_at) \
+             SELECT $1, $2, $3, $4, '{}', 'pending', 0, $5, 0, $6 \
+             WHERE EXISTS (SELECT 1 FROM ticket_links WHERE conversation_id = $7)",
+        )
+        .bind(message.workspace_id)
+        .bind(conversation_id)
+        .bind(kind.as_str())
+        .bind(id)
+        .bind(message.at)
+        .bind(message.at)
+        .bind(conversation_id)
+        .execute(&mut **tx)
+        .await?;
+    }
+
+    // A note leaves the conversation as the end user sees it: its last
+    // message and update time would otherwise tell them a note exists.
+    if message.kind == MessageKind::Note {
+        let sql = format!(
+            "SELECT {CONVERSATION_COLUMNS} FROM conversations WHERE id = $1 AND workspace_id = $2"
+        );
+        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(conversation_id)
+            .bind(message.workspace_id)
+            .fetch_optional(&mut **tx)
+            .await?;
+        let conversation = conversation_from(&not_found_if_missing(row, "conversation")?)?;
+        return Ok((conversation, id));
+    }
 
     // An end user writing to a closed chat reopens it for the whole help desk,
     // so it goes back to waiting for a technician to claim it.
@@ -284,6 +364,45 @@ impl Store for SqlStore {
         tx.commit().await?;
 
         account_from(&row)
+    }
+
+    async fn create_first_admin(&self, account: NewAccount) -> StoreResult<Option<Account>> {
+        let mut tx = self.write().await?;
+
+        // Locking the workspace's row makes a second instance's transaction
+        // wait here until this one has committed, and then see its admin.
+        sqlx::query("UPDATE workspaces SET name = name WHERE id = $1")
+            .bind(account.workspace_id)
+            .execute(&mut *tx.tx)
+            .await?;
+        let admins: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM accounts WHERE workspace_id = $1 AND role = 'admin'",
+        )
+        .bind(account.workspace_id)
+        .fetch_one(&mut *tx.tx)
+        .await?;
+        if admins > 0 {
+            return Ok(None);
+        }
+
+        let row = sqlx::query(
+            "INSERT INTO accounts (workspace_id, email, name, role, password_hash, created_at) \
+             VALUES ($1, $2, $3, 'admin', $4, $5) \
+             RETURNING id, workspace_id, email, name, role, password_hash, created_at",
+        )
+        .bind(account.workspace_id)
+        .bind(&account.email)
+        .bind(&account.name)
+        .bind(&account.password_hash)
+        .bind(now_millis())
+        .fetch_one(&mut *tx.tx)
+        .await
+        .map_err(|error| {
+            conflict_on_duplicate(error, &format!("an account for {}", account.email))
+        })?;
+        tx.commit().await?;
+
+        Ok(Some(account_from(&row)?))
     }
 
     async fn account(&self, workspace: WorkspaceId, id: AccountId) -> StoreResult<Account> {
@@ -754,6 +873,425 @@ impl Store for SqlStore {
         .execute(&mut *tx.tx)
         .await?;
         tx.commit().await
+    }
+
+    async fn connector(&self, workspace: WorkspaceId) -> StoreResult<Option<StoredConnector>> {
+        let row = sqlx::query("SELECT * FROM connectors WHERE workspace_id = $1")
+            .bind(workspace)
+            .fetch_optional(&self.pool)
+            .await?;
+        let Some(row) = row else {
+            return Ok(None);
+        };
+
+        let allow_private: i64 = row.try_get("allow_private")?;
+        Ok(Some(StoredConnector {
+            workspace_id: row.try_get("workspace_id")?,
+            kind: row.try_get("kind")?,
+            site_url: row.try_get("site_url")?,
+            client_id: row.try_get("client_id")?,
+            tenant: row.try_get("tenant")?,
+            client_secret_sealed: row.try_get("client_secret_sealed")?,
+            allow_private: allow_private != 0,
+            defaults: row.try_get("defaults")?,
+            created_at: row.try_get("created_at")?,
+            updated_at: row.try_get("updated_at")?,
+            last_success_at: row.try_get("last_success_at")?,
+            failing_since: row.try_get("failing_since")?,
+            last_error: row.try_get("last_error")?,
+        }))
+    }
+
+    async fn save_connector(&self, connector: StoredConnector) -> StoreResult<()> {
+        let mut tx = self.write().await?;
+        sqlx::query(
+            "INSERT INTO connectors (workspace_id, kind, site_url, client_id, tenant, \
+             client_secret_sealed, allow_private, defaults, created_at, updated_at, \
+             last_success_at, failing_since, last_error) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) \
+             ON CONFLICT (workspace_id) DO UPDATE SET kind = excluded.kind, \
+             site_url = excluded.site_url, client_id = excluded.client_id, \
+             tenant = excluded.tenant, client_secret_sealed = excluded.client_secret_sealed, \
+             allow_private = excluded.allow_private, defaults = excluded.defaults, \
+             updated_at = excluded.updated_at, last_success_at = excluded.last_success_at, \
+             failing_since = excluded.failing_since, last_error = excluded.last_error",
+        )
+        .bind(connector.workspace_id)
+        .bind(&connector.kind)
+        .bind(&connector.site_url)
+        .bind(&connector.client_id)
+        .bind(&connector.tenant)
+        .bind(&connector.client_secret_sealed)
+        .bind(i64::from(connector.allow_private))
+        .bind(&connector.defaults)
+        .bind(connector.created_at)
+        .bind(connector.updated_at)
+        .bind(connector.last_success_at)
+        .bind(connector.failing_since)
+        .bind(&connector.last_error)
+        .execute(&mut *tx.tx)
+        .await?;
+        tx.commit().await
+    }
+
+    async fn delete_connector(&self, workspace: WorkspaceId) -> StoreResult<()> {
+        let mut tx = self.write().await?;
+        let deleted = sqlx::query("DELETE FROM connectors WHERE workspace_id = $1")
+            .bind(workspace)
+            .execute(&mut *tx.tx)
+            .await?
+            .rows_affected();
+        tx.commit().await?;
+
+        if deleted == 0 {
+            return Err(StoreError::NotFound("connector"));
+        }
+        Ok(())
+    }
+
+    async fn record_connector_health(
+        &self,
+        workspace: WorkspaceId,
+        at: Millis,
+        error: Option<&str>,
+    ) -> StoreResult<()> {
+        let mut tx = self.write().await?;
+        let statement = match error {
+            // A success clears the failure; "failing since" keeps the first
+            // failure's time until then.
+            None => sqlx::query(
+                "UPDATE connectors SET last_success_at = $1, failing_since = NULL, \
+                 last_error = NULL WHERE workspace_id = $2",
+            )
+            .bind(at)
+            .bind(workspace),
+            Some(error) => sqlx::query(
+                "UPDATE connectors SET failing_since = COALESCE(failing_since, $1), \
+                 last_error = $2 WHERE workspace_id = $3",
+            )
+            .bind(at)
+            .bind(error)
+            .bind(workspace),
+        };
+        statement.execute(&mut *tx.tx).await?;
+        tx.commit().await
+    }
+
+    async fn add_audit(
+        &self,
+        workspace: WorkspaceId,
+        actor: &str,
+        action: &str,
+        detail: &str,
+    ) -> StoreResult<()> {
+        let mut tx = self.write().await?;
+        sqlx::query(
+            "INSERT INTO audit_log (workspace_id, at, actor, action, detail) \
+             VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(workspace)
+        .bind(now_millis())
+        .bind(actor)
+        .bind(action)
+        .bind(detail)
+        .execute(&mut *tx.tx)
+        .await?;
+        tx.commit().await
+    }
+
+    async fn audit_log(&self, workspace: WorkspaceId, limit: i64) -> StoreResult<Vec<AuditEntry>> {
+        let rows = sqlx::query(
+            "SELECT id, workspace_id, at, actor, action, detail FROM audit_log \
+             WHERE workspace_id = $1 ORDER BY id DESC LIMIT $2",
+        )
+        .bind(workspace)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(AuditEntry {
+                    id: row.try_get("id")?,
+                    workspace_id: row.try_get("workspace_id")?,
+                    at: row.try_get("at")?,
+                    actor: row.try_get("actor")?,
+                    action: row.try_get("action")?,
+                    detail: row.try_get("detail")?,
+                })
+            })
+            .collect()
+    }
+
+    async fn sealed_fields(&self) -> StoreResult<Vec<(SealedField, String)>> {
+        let mut fields = Vec::new();
+        for row in sqlx::query("SELECT id, widget_secret FROM workspaces")
+            .fetch_all(&self.pool)
+            .await?
+        {
+            fields.push((
+                SealedField::WidgetSecret(row.try_get("id")?),
+                row.try_get("widget_secret")?,
+            ));
+        }
+        for row in sqlx::query("SELECT workspace_id, client_secret_sealed FROM connectors")
+            .fetch_all(&self.pool)
+            .await?
+        {
+            fields.push((
+                SealedField::ConnectorSecret(row.try_get("workspace_id")?),
+                row.try_get("client_secret_sealed")?,
+            ));
+        }
+        Ok(fields)
+    }
+
+    async fn replace_sealed(&self, values: Vec<(SealedField, String)>) -> StoreResult<()> {
+        let mut tx = self.write().await?;
+        for (field, value) in values {
+            let statement = match field {
+                SealedField::WidgetSecret(id) => {
+                    sqlx::query("UPDATE workspaces SET widget_secret = $1 WHERE id = $2")
+                        .bind(value)
+                        .bind(id)
+                }
+                SealedField::ConnectorSecret(id) => sqlx::query(
+                    "UPDATE connectors SET client_secret_sealed = $1 WHERE workspace_id = $2",
+                )
+                .bind(value)
+                .bind(id),
+            };
+            statement.execute(&mut *tx.tx).await?;
+        }
+        tx.commit().await
+    }
+
+    async fn request_ticket(&self, request: TicketRequest) -> StoreResult<TicketLink> {
+        let mut tx = self.write().await?;
+        require_conversation(&mut tx.tx, request.workspace_id, request.conversation_id).await?;
+
+        let sql = format!(
+            "INSERT INTO ticket_links (conversation_id, workspace_id, marker, requested_by, \
+             created_at) VALUES ($1, $2, $3, $4, $5) RETURNING {LINK_COLUMNS}"
+        );
+        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(request.conversation_id)
+            .bind(request.workspace_id)
+            .bind(&request.marker)
+            .bind(&request.requested_by)
+            .bind(request.at)
+            .fetch_one(&mut *tx.tx)
+            .await
+            .map_err(|error| conflict_on_duplicate(error, "a ticket for this chat"))?;
+        sqlx::query(
+            "INSERT INTO outbox (workspace_id, conversation_id, kind, payload, state, attempts, \
+             next_attempt_at, maybe_sent, created_at) \
+             VALUES ($1, $2, 'create_ticket', $3, 'pending', 0, $4, 0, $5)",
+        )
+        .bind(request.workspace_id)
+        .bind(request.conversation_id)
+        .bind(&request.payload)
+        .bind(request.at)
+        .bind(request.at)
+        .execute(&mut *tx.tx)
+        .await?;
+
+        tx.commit().await?;
+        link_from(&row)
+    }
+
+    async fn ticket_link(
+        &self,
+        workspace: WorkspaceId,
+        conversation: ConversationId,
+    ) -> StoreResult<Option<TicketLink>> {
+        let sql = format!(
+            "SELECT {LINK_COLUMNS} FROM ticket_links WHERE workspace_id = $1 AND conversation_id = $2"
+        );
+        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(workspace)
+            .bind(conversation)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(link_from).transpose()
+    }
+
+    async fn set_linked_ticket(
+        &self,
+        conversation: ConversationId,
+        ticket_id: i64,
+        summary: &str,
+        status: Option<&str>,
+        at: Millis,
+    ) -> StoreResult<()> {
+        let mut tx = self.write().await?;
+        let changed = sqlx::query(
+            "UPDATE ticket_links SET ticket_id = $1, ticket_summary = $2, ticket_status = $3, \
+             linked_at = COALESCE(linked_at, $4) WHERE conversation_id = $5",
+        )
+        .bind(ticket_id)
+        .bind(summary)
+        .bind(status)
+        .bind(at)
+        .bind(conversation)
+        .execute(&mut *tx.tx)
+        .await?
+        .rows_affected();
+        tx.commit().await?;
+
+        if changed == 0 {
+            return Err(StoreError::NotFound("ticket link"));
+        }
+        Ok(())
+    }
+
+    async fn claim_job(&self, now: Millis, lease_until: Millis) -> StoreResult<Option<OutboxJob>> {
+        // PostgreSQL lets workers on other instances skip a row one of them
+        // holds; SQLite has a single writer and needs no such clause.
+        let skip_locked = match self.backend {
+            Backend::Postgres => " FOR UPDATE SKIP LOCKED",
+            Backend::Sqlite => "",
+        };
+        let sql = format!(
+            "UPDATE outbox SET state = 'running', lease_until = $1, attempts = attempts + 1 \
+             WHERE id = (SELECT o.id FROM outbox o WHERE \
+             ((o.state = 'pending' AND o.next_attempt_at <= $2) \
+             OR (o.state = 'running' AND o.lease_until < $3)) \
+             AND NOT EXISTS (SELECT 1 FROM outbox e WHERE e.conversation_id = o.conversation_id \
+             AND e.id < o.id AND e.state <> 'done') \
+             ORDER BY o.id LIMIT 1{skip_locked}) \
+             RETURNING {JOB_COLUMNS}"
+        );
+
+        let mut tx = self.write().await?;
+        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(lease_until)
+            .bind(now)
+            .bind(now)
+            .fetch_optional(&mut *tx.tx)
+            .await?;
+        tx.commit().await?;
+        row.as_ref().map(job_from).transpose()
+    }
+
+    async fn job_sending(&self, id: i64) -> StoreResult<()> {
+        let mut tx = self.write().await?;
+        sqlx::query("UPDATE outbox SET maybe_sent = 1 WHERE id = $1")
+            .bind(id)
+            .execute(&mut *tx.tx)
+            .await?;
+        tx.commit().await
+    }
+
+    async fn job_done(&self, id: i64, result: &str, at: Millis) -> StoreResult<()> {
+        let mut tx = self.write().await?;
+        sqlx::query(
+            "UPDATE outbox SET state = 'done', result = $1, finished_at = $2, lease_until = NULL, \
+             last_error = NULL WHERE id = $3",
+        )
+        .bind(result)
+        .bind(at)
+        .bind(id)
+        .execute(&mut *tx.tx)
+        .await?;
+        tx.commit().await
+    }
+
+    async fn job_retry(
+        &self,
+        id: i64,
+        next_attempt_at: Millis,
+        error: &str,
+        maybe_sent: bool,
+    ) -> StoreResult<()> {
+        let mut tx = self.write().await?;
+        // `maybe_sent` only ever goes up: once a write may have happened, every
+        // later attempt must look for it first.
+        sqlx::query(
+            "UPDATE outbox SET state = 'pending', next_attempt_at = $1, last_error = $2, \
+             lease_until = NULL, maybe_sent = CASE WHEN $3 = 1 THEN 1 ELSE maybe_sent END \
+             WHERE id = $4",
+        )
+        .bind(next_attempt_at)
+        .bind(error)
+        .bind(i64::from(maybe_sent))
+        .bind(id)
+        .execute(&mut *tx.tx)
+        .await?;
+        tx.commit().await
+    }
+
+    async fn job_failed(&self, id: i64, error: &str, at: Millis) -> StoreResult<()> {
+        let mut tx = self.write().await?;
+        sqlx::query(
+            "UPDATE outbox SET state = 'failed', last_error = $1, finished_at = $2, \
+             lease_until = NULL WHERE id = $3",
+        )
+        .bind(error)
+        .bind(at)
+        .bind(id)
+        .execute(&mut *tx.tx)
+        .await?;
+        tx.commit().await
+    }
+
+    async fn retry_failed_job(&self, workspace: WorkspaceId, id: i64) -> StoreResult<()> {
+        let mut tx = self.write().await?;
+        let changed = sqlx::query(
+            "UPDATE outbox SET state = 'pending', next_attempt_at = $1, finished_at = NULL \
+             WHERE id = $2 AND workspace_id = $3 AND state = 'failed'",
+        )
+        .bind(now_millis())
+        .bind(id)
+        .bind(workspace)
+        .execute(&mut *tx.tx)
+        .await?
+        .rows_affected();
+        tx.commit().await?;
+
+        if changed == 0 {
+            return Err(StoreError::NotFound("failed job"));
+        }
+        Ok(())
+    }
+
+    async fn jobs(
+        &self,
+        workspace: WorkspaceId,
+        state: JobState,
+        limit: i64,
+    ) -> StoreResult<Vec<OutboxJob>> {
+        let sql = format!(
+            "SELECT {JOB_COLUMNS} FROM outbox WHERE workspace_id = $1 AND state = $2 \
+             ORDER BY id LIMIT $3"
+        );
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(workspace)
+            .bind(state.as_str())
+            .bind(limit)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(job_from).collect()
+    }
+
+    async fn message_sync(&self, conversation: ConversationId) -> StoreResult<Vec<MessageSync>> {
+        let rows = sqlx::query(
+            "SELECT id, message_id, state, result, last_error FROM outbox \
+             WHERE conversation_id = $1 AND message_id IS NOT NULL ORDER BY id",
+        )
+        .bind(conversation)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(MessageSync {
+                    message_id: row.try_get("message_id")?,
+                    job_id: row.try_get("id")?,
+                    state: word(row, "state")?,
+                    result: row.try_get("result")?,
+                    last_error: row.try_get("last_error")?,
+                })
+            })
+            .collect()
     }
 
     async fn read_receipts(&self, conversation: ConversationId) -> StoreResult<Vec<ReadReceipt>> {

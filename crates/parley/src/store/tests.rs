@@ -233,6 +233,10 @@ async fn messages_page_oldest_first_and_notes_can_be_left_out() {
         let with_notes = store.messages(page(None, true)).await.unwrap();
         assert_eq!(with_notes.last().unwrap().id, note.id);
         assert_eq!(with_notes.last().unwrap().kind, MessageKind::Note);
+
+        // The note leaves the conversation's visible state alone.
+        let after = store.conversation(ws, chat.id).await.unwrap();
+        assert_eq!(after.last_message_id, Some(ids[5]));
     }
 }
 
@@ -507,4 +511,333 @@ async fn unknown_database_urls_are_refused_with_what_is_accepted() {
 
     let error = open("sqlite:///no/such/dir/parley.db").await.unwrap_err();
     assert!(error.to_string().contains("does not exist"), "{error}");
+}
+
+fn connector(workspace: WorkspaceId, client_id: &str) -> StoredConnector {
+    StoredConnector {
+        workspace_id: workspace,
+        kind: "halopsa".to_owned(),
+        site_url: "https://acme.halopsa.com".to_owned(),
+        client_id: client_id.to_owned(),
+        tenant: None,
+        client_secret_sealed: "v1:abcd:sealed".to_owned(),
+        allow_private: false,
+        defaults: "{}".to_owned(),
+        created_at: 1,
+        updated_at: 1,
+        last_success_at: None,
+        failing_since: None,
+        last_error: None,
+    }
+}
+
+#[tokio::test]
+async fn one_connector_per_workspace_with_its_health() {
+    for (_db, store) in stores("one_connector_per_workspace_with_its_health").await {
+        let ws = workspace(&*store).await.id;
+        assert!(store.connector(ws).await.unwrap().is_none());
+
+        store.save_connector(connector(ws, "first")).await.unwrap();
+        store.save_connector(connector(ws, "second")).await.unwrap();
+        let saved = store.connector(ws).await.unwrap().unwrap();
+        assert_eq!(saved.client_id, "second");
+
+        store
+            .record_connector_health(ws, 10, Some("401"))
+            .await
+            .unwrap();
+        store
+            .record_connector_health(ws, 20, Some("401 again"))
+            .await
+            .unwrap();
+        let failing = store.connector(ws).await.unwrap().unwrap();
+        assert_eq!(
+            failing.failing_since,
+            Some(10),
+            "the first failure's time stays"
+        );
+        assert_eq!(failing.last_error.as_deref(), Some("401 again"));
+        store.record_connector_health(ws, 30, None).await.unwrap();
+        let healthy = store.connector(ws).await.unwrap().unwrap();
+        assert_eq!(
+            (healthy.last_success_at, healthy.failing_since),
+            (Some(30), None)
+        );
+
+        store.delete_connector(ws).await.unwrap();
+        assert!(store.connector(ws).await.unwrap().is_none());
+        assert!(matches!(
+            store.delete_connector(ws).await,
+            Err(StoreError::NotFound(_))
+        ));
+    }
+}
+
+#[tokio::test]
+async fn the_audit_log_lists_newest_first() {
+    for (_db, store) in stores("the_audit_log_lists_newest_first").await {
+        let ws = workspace(&*store).await.id;
+        store
+            .add_audit(ws, "Morgan", "connector.created", "{}")
+            .await
+            .unwrap();
+        store
+            .add_audit(ws, "Morgan", "connector.tested", "{\"ok\":true}")
+            .await
+            .unwrap();
+
+        let log = store.audit_log(ws, 10).await.unwrap();
+
+        let actions: Vec<_> = log.iter().map(|e| e.action.as_str()).collect();
+        assert_eq!(actions, ["connector.tested", "connector.created"]);
+        assert_eq!(log[0].actor, "Morgan");
+    }
+}
+
+#[tokio::test]
+async fn sealed_fields_are_replaced_together() {
+    for (_db, store) in stores("sealed_fields_are_replaced_together").await {
+        let ws = workspace(&*store).await.id;
+        store.save_connector(connector(ws, "c")).await.unwrap();
+
+        let fields = store.sealed_fields().await.unwrap();
+        assert_eq!(fields.len(), 2, "{fields:?}");
+        let resealed = fields
+            .into_iter()
+            .map(|(field, value)| (field, format!("new-{value}")))
+            .collect();
+        store.replace_sealed(resealed).await.unwrap();
+
+        assert_eq!(
+            store.default_workspace("x").await.unwrap().widget_secret,
+            "new-widget-secret"
+        );
+        let saved = store.connector(ws).await.unwrap().unwrap();
+        assert_eq!(saved.client_secret_sealed, "new-v1:abcd:sealed");
+    }
+}
+
+#[tokio::test]
+async fn racing_first_admins_make_one() {
+    for (_db, store) in stores("racing_first_admins_make_one").await {
+        let ws = workspace(&*store).await.id;
+        let admin = |n: usize| NewAccount {
+            workspace_id: ws,
+            email: format!("admin{n}@msp.example"),
+            name: format!("Admin {n}"),
+            role: Role::Admin,
+            password_hash: "x".to_owned(),
+        };
+
+        let attempts =
+            futures_util::future::join_all((0..6).map(|n| store.create_first_admin(admin(n))))
+                .await;
+
+        let created = attempts.iter().filter(|r| matches!(r, Ok(Some(_)))).count();
+        assert_eq!(created, 1, "{:?}", store.backend());
+        assert!(attempts.iter().all(Result::is_ok), "{attempts:?}");
+        assert_eq!(store.count_admins(ws).await.unwrap(), 1);
+    }
+}
+
+fn ticket_request(ws: WorkspaceId, conversation: ConversationId) -> TicketRequest {
+    TicketRequest {
+        workspace_id: ws,
+        conversation_id: conversation,
+        marker: format!("parley-{conversation}-marker"),
+        requested_by: "end_user".to_owned(),
+        payload: "{}".to_owned(),
+        at: now_millis(),
+    }
+}
+
+#[tokio::test]
+async fn a_ticket_request_queues_its_creation_and_then_every_message() {
+    for (_db, store) in stores("a_ticket_request_queues_its_creation_and_then_every_message").await
+    {
+        let ws = workspace(&*store).await.id;
+        let user = end_user(&*store, ws, "dana@client.example").await;
+        let (chat, _) = conversation(&*store, ws, user.id).await;
+        let before = store
+            .add_message(text(ws, chat.id, AuthorKind::EndUser, "before the ticket"))
+            .await
+            .unwrap()
+            .1;
+
+        let link = store
+            .request_ticket(ticket_request(ws, chat.id))
+            .await
+            .unwrap();
+        assert_eq!(link.ticket_id, None);
+        let again = store.request_ticket(ticket_request(ws, chat.id)).await;
+        assert!(matches!(again, Err(StoreError::Conflict(_))), "{again:?}");
+
+        let after = store
+            .add_message(text(ws, chat.id, AuthorKind::EndUser, "after"))
+            .await
+            .unwrap()
+            .1;
+        let system = NewMessage {
+            kind: MessageKind::System,
+            ..text(ws, chat.id, AuthorKind::System, "Ticket requested")
+        };
+        store.add_message(system).await.unwrap();
+
+        let pending = store.jobs(ws, JobState::Pending, 10).await.unwrap();
+        let kinds: Vec<_> = pending.iter().map(|j| (j.kind, j.message_id)).collect();
+        assert_eq!(
+            kinds,
+            [
+                (JobKind::CreateTicket, None),
+                (JobKind::AddNote, Some(after.id))
+            ]
+        );
+        assert!(pending.iter().all(|j| j.message_id != Some(before.id)));
+
+        let sync = store.message_sync(chat.id).await.unwrap();
+        assert_eq!(sync.len(), 1);
+        assert_eq!(
+            (sync[0].message_id, sync[0].state),
+            (after.id, JobState::Pending)
+        );
+    }
+}
+
+#[tokio::test]
+async fn jobs_of_one_conversation_run_in_order_and_a_dead_worker_is_replaced() {
+    for (_db, store) in
+        stores("jobs_of_one_conversation_run_in_order_and_a_dead_worker_is_replaced").await
+    {
+        let ws = workspace(&*store).await.id;
+        let user = end_user(&*store, ws, "dana@client.example").await;
+        let (one, _) = conversation(&*store, ws, user.id).await;
+        let (two, _) = conversation(&*store, ws, user.id).await;
+        store
+            .request_ticket(ticket_request(ws, one.id))
+            .await
+            .unwrap();
+        store
+            .add_message(text(ws, one.id, AuthorKind::EndUser, "n1"))
+            .await
+            .unwrap();
+        store
+            .request_ticket(ticket_request(ws, two.id))
+            .await
+            .unwrap();
+        let now = now_millis();
+
+        let first = store.claim_job(now, now + 1000).await.unwrap().unwrap();
+        assert_eq!(
+            (first.conversation_id, first.kind),
+            (one.id, JobKind::CreateTicket)
+        );
+        assert_eq!(first.attempts, 1);
+        // The note of conversation one waits for its ticket; two's job may run.
+        let second = store.claim_job(now, now + 1000).await.unwrap().unwrap();
+        assert_eq!(second.conversation_id, two.id);
+        assert!(store.claim_job(now, now + 1000).await.unwrap().is_none());
+
+        // The first worker died: after its lease, the job is claimed again.
+        let later = now + 2000;
+        let again = store.claim_job(later, later + 1000).await.unwrap().unwrap();
+        assert_eq!((again.id, again.attempts), (first.id, 2));
+
+        store
+            .job_done(again.id, "{\"ticket_id\":1}", later)
+            .await
+            .unwrap();
+        let note = store.claim_job(later, later + 1000).await.unwrap().unwrap();
+        assert_eq!(note.kind, JobKind::AddNote);
+    }
+}
+
+#[tokio::test]
+async fn a_retry_waits_remembers_a_possible_send_and_a_parked_job_blocks_its_successors() {
+    for (_db, store) in
+        stores("a_retry_waits_remembers_a_possible_send_and_a_parked_job_blocks_its_successors")
+            .await
+    {
+        let ws = workspace(&*store).await.id;
+        let user = end_user(&*store, ws, "dana@client.example").await;
+        let (chat, _) = conversation(&*store, ws, user.id).await;
+        store
+            .request_ticket(ticket_request(ws, chat.id))
+            .await
+            .unwrap();
+        store
+            .add_message(text(ws, chat.id, AuthorKind::EndUser, "n1"))
+            .await
+            .unwrap();
+        let now = now_millis();
+
+        let job = store.claim_job(now, now + 1000).await.unwrap().unwrap();
+        store.job_sending(job.id).await.unwrap();
+        store
+            .job_retry(job.id, now + 500, "timeout", false)
+            .await
+            .unwrap();
+        assert!(
+            store.claim_job(now, now + 1000).await.unwrap().is_none(),
+            "not due yet"
+        );
+        let retried = store
+            .claim_job(now + 500, now + 1500)
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(retried.maybe_sent, "a possible send is never forgotten");
+        assert_eq!(retried.last_error.as_deref(), Some("timeout"));
+
+        store
+            .job_failed(retried.id, "refused", now + 600)
+            .await
+            .unwrap();
+        assert!(
+            store
+                .claim_job(now + 9000, now + 9999)
+                .await
+                .unwrap()
+                .is_none()
+        );
+        let failed = store.jobs(ws, JobState::Failed, 10).await.unwrap();
+        assert_eq!(failed.len(), 1);
+
+        store.retry_failed_job(ws, retried.id).await.unwrap();
+        let back = store
+            .claim_job(now_millis(), now_millis() + 1000)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(back.id, retried.id);
+    }
+}
+
+#[tokio::test]
+async fn concurrent_workers_never_claim_the_same_job() {
+    for (_db, store) in stores("concurrent_workers_never_claim_the_same_job").await {
+        let ws = workspace(&*store).await.id;
+        let user = end_user(&*store, ws, "dana@client.example").await;
+        for _ in 0..8 {
+            let (chat, _) = conversation(&*store, ws, user.id).await;
+            store
+                .request_ticket(ticket_request(ws, chat.id))
+                .await
+                .unwrap();
+        }
+        let now = now_millis();
+
+        let claims =
+            futures_util::future::join_all((0..12).map(|_| store.claim_job(now, now + 60_000)))
+                .await;
+
+        let mut ids: Vec<i64> = claims
+            .into_iter()
+            .filter_map(|claim| claim.unwrap())
+            .map(|job| job.id)
+            .collect();
+        assert_eq!(ids.len(), 8, "{:?}", store.backend());
+        ids.sort_unstable();
+        ids.dedup();
+        assert_eq!(ids.len(), 8, "a job was claimed twice");
+    }
 }

@@ -14,6 +14,9 @@ use serde_json::{Value, json};
 
 #[derive(Debug, Deserialize)]
 pub struct WidgetSessionRequest {
+    /// Absent is the same as empty: refused as a missing token (401), not as
+    /// a malformed body.
+    #[serde(default)]
     token: String,
 }
 

@@ -5,6 +5,7 @@
 //! faults goes to the log, once, and never to the client.
 
 use crate::chat::ChatError;
+use crate::psa::ConnectorError;
 use crate::store::StoreError;
 use axum::Json;
 use axum::http::StatusCode;
@@ -37,6 +38,10 @@ pub enum ApiError {
     /// 429: too many attempts; retry after this many seconds.
     #[error("{message}")]
     RateLimited { message: String, retry_after: u64 },
+    /// 503: a set-up problem an admin must fix (a master key that cannot open
+    /// a stored secret); the text names it and is safe to show.
+    #[error("{0}")]
+    Unavailable(String),
     /// 500: our own fault; the detail is logged, the client sees a generic text.
     #[error("internal error: {0}")]
     Internal(String),
@@ -55,6 +60,7 @@ impl ApiError {
             }
             ApiError::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
             ApiError::RateLimited { .. } => (StatusCode::TOO_MANY_REQUESTS, "rate_limited"),
+            ApiError::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
             ApiError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
         }
     }
@@ -88,6 +94,21 @@ impl From<ChatError> for ApiError {
             ChatError::UnsupportedType(why) => ApiError::UnsupportedType(why),
             ChatError::Conflict(why) => ApiError::Conflict(why),
             ChatError::Store(error) => ApiError::from(error),
+        }
+    }
+}
+
+impl From<ConnectorError> for ApiError {
+    fn from(error: ConnectorError) -> Self {
+        match error {
+            ConnectorError::Invalid(why) => ApiError::Invalid(why),
+            ConnectorError::TestFailed(_) => ApiError::Invalid(error.to_string()),
+            ConnectorError::NotConnected => ApiError::NotFound("connector"),
+            ConnectorError::Sealed(why) => {
+                tracing::error!(error = %why, "a sealed secret cannot be opened");
+                ApiError::Unavailable(why.to_string())
+            }
+            ConnectorError::Store(error) => ApiError::from(error),
         }
     }
 }

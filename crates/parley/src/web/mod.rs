@@ -8,6 +8,10 @@
 mod api;
 /// Who is asking: session cookies, bearer tokens, CSRF.
 pub mod auth;
+/// The connector's JSON API, for admins.
+pub mod connector_api;
+/// The admin's PSA pages: Connectors, the HaloPSA form, the audit log.
+mod connector_pages;
 /// The one mapping from errors to HTTP answers.
 pub mod error;
 /// `/metrics` in Prometheus' text format.
@@ -20,6 +24,7 @@ mod ws;
 use crate::accounts::Accounts;
 use crate::chat::Chat;
 use crate::config::Config;
+use crate::psa::Connectors;
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
 use axum::http::{HeaderValue, StatusCode, header};
@@ -37,6 +42,7 @@ use tokio::net::TcpListener;
 pub struct AppState {
     pub chat: Chat,
     pub accounts: Accounts,
+    pub connectors: Connectors,
     pub config: Arc<Config>,
     pub metrics: Arc<metrics::Metrics>,
     /// Seeded end users (name, email) for the demo portal; empty outside
@@ -69,6 +75,15 @@ pub fn router(state: AppState) -> Router {
         .route("/conversations/{id}/close", post(api::close))
         .route("/attachments/{id}", get(api::download))
         .route("/technicians", get(api::technicians))
+        .route(
+            "/connector",
+            get(connector_api::show)
+                .put(connector_api::save)
+                .delete(connector_api::remove),
+        )
+        .route("/connector/normalize", post(connector_api::normalize))
+        .route("/connector/test", post(connector_api::test))
+        .route("/audit", get(connector_api::audit))
         .route("/ws", get(ws::upgrade))
         .route("/openapi.json", get(openapi))
         .fallback(api::not_found);
@@ -78,6 +93,25 @@ pub fn router(state: AppState) -> Router {
         .route("/login", get(pages::login_form).post(pages::login))
         .route("/logout", post(pages::logout))
         .route("/setup", get(pages::setup_form).post(pages::setup))
+        .route(
+            "/setup/psa",
+            get(connector_pages::wizard_form).post(connector_pages::wizard_save),
+        )
+        .route("/setup/psa/test", post(connector_pages::wizard_test))
+        .route("/admin/connectors", get(connector_pages::connectors_page))
+        .route(
+            "/admin/connectors/halopsa",
+            get(connector_pages::halopsa_form).post(connector_pages::halopsa_save),
+        )
+        .route(
+            "/admin/connectors/halopsa/test",
+            post(connector_pages::halopsa_test),
+        )
+        .route(
+            "/admin/connectors/halopsa/disconnect",
+            get(connector_pages::disconnect_form).post(connector_pages::disconnect),
+        )
+        .route("/admin/audit", get(connector_pages::audit_page))
         .route("/console", get(pages::inbox))
         .route("/console/conversations/{id}", get(pages::conversation))
         .route(
@@ -229,6 +263,10 @@ fn static_asset(name: &str) -> Option<Response> {
         ),
         "chat-core.js" => (include_str!("../../assets/chat-core.js"), "text/javascript"),
         "console.js" => (include_str!("../../assets/console.js"), "text/javascript"),
+        "connectors.js" => (
+            include_str!("../../assets/connectors.js"),
+            "text/javascript",
+        ),
         "widget.css" => (include_str!("../../assets/widget.css"), "text/css"),
         "console.css" => (include_str!("../../assets/console.css"), "text/css"),
         _ => return None,

@@ -21,19 +21,22 @@ use std::net::SocketAddr;
 
 /// What every page's frame needs.
 #[derive(Debug, Default)]
-struct Frame {
-    csrf: String,
-    me: i64,
-    last_message_id: i64,
-    notice: String,
-    error: String,
+pub(super) struct Frame {
+    pub(super) csrf: String,
+    pub(super) me: i64,
+    pub(super) last_message_id: i64,
+    pub(super) notice: String,
+    pub(super) error: String,
+    /// Whether the nav shows the admin's pages (Connectors, Audit).
+    pub(super) is_admin: bool,
 }
 
 impl Frame {
-    fn signed_in(account: &SignedInAccount) -> Self {
+    pub(super) fn signed_in(account: &SignedInAccount) -> Self {
         Self {
             csrf: account.csrf_token(),
             me: account.account.id,
+            is_admin: account.account.role == Role::Admin,
             ..Self::default()
         }
     }
@@ -47,6 +50,7 @@ struct LoginPage {
     last_message_id: i64,
     notice: String,
     error: String,
+    is_admin: bool,
     email: String,
 }
 
@@ -58,6 +62,7 @@ struct SetupPage {
     last_message_id: i64,
     notice: String,
     error: String,
+    is_admin: bool,
     name: String,
     email: String,
 }
@@ -79,6 +84,7 @@ struct InboxPage {
     last_message_id: i64,
     notice: String,
     error: String,
+    is_admin: bool,
     heading: &'static str,
     view: &'static str,
     conversations: Vec<InboxRow>,
@@ -103,6 +109,7 @@ struct ConversationPage {
     last_message_id: i64,
     notice: String,
     error: String,
+    is_admin: bool,
     id: i64,
     subject: String,
     status_word: String,
@@ -137,7 +144,7 @@ struct PortalPage {
 }
 
 /// A page that failed: the safe message in a page, the detail in the log.
-pub struct PageError(ApiError);
+pub struct PageError(pub(super) ApiError);
 
 impl From<ApiError> for PageError {
     fn from(error: ApiError) -> Self {
@@ -175,11 +182,11 @@ impl IntoResponse for PageError {
 
 pub type PageResult = Result<Response, PageError>;
 
-fn render(page: impl Template) -> PageResult {
+pub(super) fn render(page: impl Template) -> PageResult {
     Ok(Html(page.render()?).into_response())
 }
 
-fn html_escape(text: &str) -> String {
+pub(super) fn html_escape(text: &str) -> String {
     text.replace('&', "&amp;")
         .replace('<', "&lt;")
         .replace('>', "&gt;")
@@ -203,7 +210,7 @@ pub async fn home(State(state): State<AppState>) -> PageResult {
     Ok(Redirect::to("/console").into_response())
 }
 
-async fn needs_setup(state: &AppState) -> Result<bool, PageError> {
+pub(super) async fn needs_setup(state: &AppState) -> Result<bool, PageError> {
     state
         .accounts
         .needs_first_admin()
@@ -218,6 +225,7 @@ pub async fn login_form(State(state): State<AppState>) -> PageResult {
     render(LoginPage {
         csrf: String::new(),
         me: 0,
+        is_admin: false,
         last_message_id: 0,
         notice: String::new(),
         error: String::new(),
@@ -241,7 +249,7 @@ pub async fn login(
         .sign_in(&form.email, &form.password, peer.ip())
         .await
     {
-        Ok((_, token)) => Ok(signed_in_redirect(&state, token.expose())),
+        Ok((_, token)) => Ok(signed_in_redirect(&state, token.expose(), "/console")),
         Err(error @ (AccountError::BadCredentials | AccountError::RateLimited(_))) => {
             let status = match error {
                 AccountError::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
@@ -250,6 +258,7 @@ pub async fn login(
             let page = LoginPage {
                 csrf: String::new(),
                 me: 0,
+                is_admin: false,
                 last_message_id: 0,
                 notice: String::new(),
                 error: capitalise(&error.to_string()),
@@ -261,17 +270,17 @@ pub async fn login(
     }
 }
 
-fn signed_in_redirect(state: &AppState, token: &str) -> Response {
+fn signed_in_redirect(state: &AppState, token: &str, to: &str) -> Response {
     let max_age = u64::from(state.config.session_hours) * 3600;
     let cookie = session_cookie(token, state.config.served_over_https(), max_age);
-    let mut response = Redirect::to("/console").into_response();
+    let mut response = Redirect::to(to).into_response();
     if let Ok(value) = HeaderValue::from_str(&cookie) {
         response.headers_mut().insert(header::SET_COOKIE, value);
     }
     response
 }
 
-fn capitalise(text: &str) -> String {
+pub(super) fn capitalise(text: &str) -> String {
     let mut chars = text.chars();
     match chars.next() {
         Some(first) => first.to_uppercase().chain(chars).collect(),
@@ -314,6 +323,7 @@ pub async fn setup_form(State(state): State<AppState>) -> PageResult {
     render(SetupPage {
         csrf: String::new(),
         me: 0,
+        is_admin: false,
         last_message_id: 0,
         notice: String::new(),
         error: String::new(),
@@ -343,13 +353,15 @@ pub async fn setup(State(state): State<AppState>, Form(form): Form<SetupForm>) -
                 .sign_in(&account.email, &form.password, [127, 0, 0, 1].into())
                 .await
                 .map_err(|error| PageError(ApiError::Internal(error.to_string())))?;
-            Ok(signed_in_redirect(&state, token.expose()))
+            // The wizard's next step: connecting the PSA (which can be skipped).
+            Ok(signed_in_redirect(&state, token.expose(), "/setup/psa"))
         }
         Err(AccountError::Conflict(_)) => Ok(Redirect::to("/login").into_response()),
         Err(AccountError::Invalid(why)) => {
             let page = SetupPage {
                 csrf: String::new(),
                 me: 0,
+                is_admin: false,
                 last_message_id: 0,
                 notice: String::new(),
                 error: capitalise(&why),
@@ -409,6 +421,7 @@ pub async fn inbox(
     render(InboxPage {
         csrf: frame.csrf,
         me: frame.me,
+        is_admin: frame.is_admin,
         last_message_id: frame.last_message_id,
         notice: frame.notice,
         error: frame.error,
@@ -463,6 +476,7 @@ pub async fn conversation(
     render(ConversationPage {
         csrf: frame.csrf,
         me: frame.me,
+        is_admin: frame.is_admin,
         last_message_id: frame.last_message_id,
         notice: frame.notice,
         error: frame.error,

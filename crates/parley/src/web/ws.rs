@@ -158,20 +158,27 @@ async fn serve(mut socket: WebSocket, state: &AppState, actor: &Actor, after: i6
     // Subscribe before reading the store: a message stored in between is
     // then in both, and the live copy is skipped below.
     let mut events = state.chat.hub().subscribe();
-    let missed = match state.chat.missed(actor, after.max(0)).await {
-        Ok(missed) => missed,
-        Err(error) => {
-            log_chat_error(&error);
-            send_error(&mut socket, "internal", "could not load missed messages").await;
-            return;
+    // The store answers a page at a time: read on until a page comes back
+    // empty, so a socket that missed more than one page still misses nothing.
+    let mut replayed_up_to = after.max(0);
+    loop {
+        let missed = match state.chat.missed(actor, replayed_up_to).await {
+            Ok(missed) => missed,
+            Err(error) => {
+                log_chat_error(&error);
+                send_error(&mut socket, "internal", "could not load missed messages").await;
+                return;
+            }
+        };
+        if missed.is_empty() {
+            break;
         }
-    };
-    let mut replayed_up_to = after;
-    for message in missed {
-        replayed_up_to = replayed_up_to.max(message.id);
-        let frame = json!({ "type": "message", "message": message });
-        if !send(&mut socket, frame.to_string()).await {
-            return;
+        for message in missed {
+            replayed_up_to = replayed_up_to.max(message.id);
+            let frame = json!({ "type": "message", "message": message });
+            if !send(&mut socket, frame.to_string()).await {
+                return;
+            }
         }
     }
     if let Actor::EndUser(_) = actor {

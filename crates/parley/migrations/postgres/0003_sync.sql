@@ -1,0 +1,43 @@
+-- Ticket sync: which conversation is linked to which PSA ticket, and the
+-- durable outbox of PSA writes. An outbox job is written in the same
+-- transaction as the chat change that causes it, so a write is never lost;
+-- jobs of one conversation run in order, so notes keep their order.
+
+CREATE TABLE ticket_links (
+    conversation_id BIGINT PRIMARY KEY REFERENCES conversations (id),
+    workspace_id BIGINT NOT NULL REFERENCES workspaces (id),
+    -- Put in the ticket, so that a retried creation finds what it made.
+    marker TEXT NOT NULL UNIQUE,
+    -- NULL until the PSA has answered.
+    ticket_id BIGINT,
+    ticket_summary TEXT,
+    ticket_status TEXT,
+    requested_by TEXT NOT NULL,
+    created_at BIGINT NOT NULL,
+    linked_at BIGINT
+);
+CREATE INDEX ticket_links_by_ticket ON ticket_links (workspace_id, ticket_id);
+
+CREATE TABLE outbox (
+    id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    workspace_id BIGINT NOT NULL REFERENCES workspaces (id),
+    conversation_id BIGINT NOT NULL REFERENCES conversations (id),
+    kind TEXT NOT NULL CHECK (kind IN ('create_ticket', 'add_note', 'add_file', 'change_status')),
+    message_id BIGINT REFERENCES messages (id),
+    payload TEXT NOT NULL,
+    state TEXT NOT NULL CHECK (state IN ('pending', 'running', 'done', 'failed')),
+    attempts BIGINT NOT NULL,
+    next_attempt_at BIGINT NOT NULL,
+    -- A running job whose lease ran out belongs to a worker that died.
+    lease_until BIGINT,
+    -- Set before a write that is not idempotent: the next attempt must first
+    -- look for what this one may have done.
+    maybe_sent BIGINT NOT NULL,
+    last_error TEXT,
+    result TEXT,
+    created_at BIGINT NOT NULL,
+    finished_at BIGINT
+);
+CREATE INDEX outbox_due ON outbox (state, next_attempt_at);
+CREATE INDEX outbox_by_conversation ON outbox (conversation_id, id);
+CREATE INDEX outbox_by_message ON outbox (message_id);
