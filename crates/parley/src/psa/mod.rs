@@ -5,8 +5,17 @@
 
 /// The connector: form, test, sealed save, audit.
 pub mod connector;
+/// Matching end users to PSA contacts: rules, the "needs a contact" queue.
+pub mod contacts;
+/// HaloPSA as a [`Psa`].
+pub mod halo;
 
 pub use connector::{ConnectorError, ConnectorForm, ConnectorView, Connectors, TicketDefaults};
+pub use contacts::{
+    ContactMatch, Contacts, ContactsConfig, ContactsError, EndUserMatchView, MatchRule, MatchState,
+    NeedsContact, NeedsReason, QueueEntry,
+};
+pub use halo::{HaloPsa, HaloSettings};
 
 use async_trait::async_trait;
 
@@ -127,6 +136,8 @@ pub trait Psa: Send + Sync + std::fmt::Debug {
     /// Contacts matching a search text, for a technician picking one.
     async fn search_contacts(&self, text: &str) -> PsaResult<Vec<Contact>>;
 
+    /// An active contact by id; an inactive one is [`PsaError::NotFound`],
+    /// so that no path (a technician's pick included) links one.
     async fn contact(&self, id: i64) -> PsaResult<Contact>;
 
     /// The client's catch-all contact (Halo's "General User"), for a chat
@@ -148,6 +159,8 @@ pub trait Psa: Send + Sync + std::fmt::Debug {
     /// The ticket an earlier creation with this marker made, if any.
     async fn find_ticket_by_marker(&self, marker: &str) -> PsaResult<Option<PsaTicket>>;
 
+    /// Adds a note; `outcome_id` picks the PSA's note type, `None` the
+    /// connector's default for a visible or a private note.
     async fn add_note(&self, note: &NewPsaNote, outcome_id: Option<i64>) -> PsaResult<PsaNote>;
 
     /// The ticket's notes, private ones included: for finding a note an

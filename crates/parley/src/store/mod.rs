@@ -260,6 +260,39 @@ pub trait Store: Send + Sync + std::fmt::Debug {
 
     /// How far each reader of a conversation has read.
     async fn read_receipts(&self, conversation: ConversationId) -> StoreResult<Vec<ReadReceipt>>;
+
+    // --- contact matching (psa::contacts)
+
+    /// An end user's contact match, if they were ever looked up.
+    async fn contact_match(
+        &self,
+        workspace: WorkspaceId,
+        end_user: EndUserId,
+    ) -> StoreResult<Option<ContactMatchRow>>;
+
+    /// Stores what a lookup in the PSA found, unless a technician has chosen
+    /// the end user's contact (that choice always wins); `false` when the
+    /// stored technician's choice was kept.
+    async fn save_checked_match(&self, row: ContactMatchRow) -> StoreResult<bool>;
+
+    /// Stores a technician's choice, replacing whatever was there.
+    async fn save_chosen_match(&self, row: ContactMatchRow) -> StoreResult<()>;
+
+    /// Forgets an end user's match (so the next lookup starts afresh);
+    /// "not found" when there was none.
+    async fn delete_contact_match(
+        &self,
+        workspace: WorkspaceId,
+        end_user: EndUserId,
+    ) -> StoreResult<()>;
+
+    /// The "needs a contact" queue: end users without a match, longest
+    /// waiting first.
+    async fn contact_queue(
+        &self,
+        workspace: WorkspaceId,
+        limit: i64,
+    ) -> StoreResult<Vec<(EndUser, ContactMatchRow)>>;
 }
 
 /// Opens the store a database URL names, creating and migrating the schema.

@@ -482,3 +482,53 @@ pub struct MessageSync {
     pub result: Option<String>,
     pub last_error: Option<String>,
 }
+
+/// Where an end user stands with their PSA contact.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ContactMatchState {
+    Matched,
+    /// No active contact has the end user's email.
+    NoMatch,
+    /// Several active contacts have it (at one client or at several).
+    Ambiguous,
+}
+
+stored_words!(ContactMatchState {
+    Matched => "matched",
+    NoMatch => "no_match",
+    Ambiguous => "ambiguous",
+});
+
+/// Which rule made a match.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MatchRule {
+    /// Exactly one active contact has the end user's verified email.
+    Email,
+    /// A technician chose the contact.
+    Technician,
+}
+
+stored_words!(MatchRule { Email => "email", Technician => "technician" });
+
+/// An end user's contact match as stored. Contacts are kept as the PSA
+/// layer's JSON, so the store does not depend on the PSA's types.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ContactMatchRow {
+    pub workspace_id: WorkspaceId,
+    pub end_user_id: EndUserId,
+    pub state: ContactMatchState,
+    /// The matched contact, as JSON; `None` unless matched.
+    pub contact: Option<String>,
+    pub rule: Option<MatchRule>,
+    /// Who chose the contact, in words, for a technician's match.
+    pub chosen_by: Option<String>,
+    /// The contact is a client's catch-all (Halo's General User), so not
+    /// every ticket of that contact is this end user's.
+    pub catch_all: bool,
+    pub matched_at: Option<Millis>,
+    /// When the PSA was last asked (or the technician chose).
+    pub checked_at: Millis,
+    /// The contacts the email found, as a JSON array (for the queue).
+    pub candidates: String,
+}

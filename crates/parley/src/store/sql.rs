@@ -1314,6 +1314,134 @@ impl Store for SqlStore {
             })
             .collect()
     }
+
+    async fn contact_match(
+        &self,
+        workspace: WorkspaceId,
+        end_user: EndUserId,
+    ) -> StoreResult<Option<ContactMatchRow>> {
+        let row = sqlx::query(
+            "SELECT workspace_id, end_user_id, state, contact, rule, chosen_by, catch_all, \
+             matched_at, checked_at, candidates FROM contact_matches \
+             WHERE workspace_id = $1 AND end_user_id = $2",
+        )
+        .bind(workspace)
+        .bind(end_user)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.as_ref().map(contact_match_from).transpose()
+    }
+
+    async fn save_checked_match(&self, row: ContactMatchRow) -> StoreResult<bool> {
+        let mut tx = self.write().await?;
+        // The WHERE on the update is what keeps a technician's choice: a
+        // lookup that raced with the choice leaves it alone.
+        let written = sqlx::query(
+            "INSERT INTO contact_matches (workspace_id, end_user_id, state, contact, rule, \
+             chosen_by, catch_all, matched_at, checked_at, candidates) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) \
+             ON CONFLICT (workspace_id, end_user_id) DO UPDATE SET state = excluded.state, \
+             contact = excluded.contact, rule = excluded.rule, chosen_by = excluded.chosen_by, \
+             catch_all = excluded.catch_all, \
+             matched_at = excluded.matched_at, checked_at = excluded.checked_at, \
+             candidates = excluded.candidates \
+             WHERE COALESCE(contact_matches.rule, '') <> 'technician'",
+        )
+        .bind(row.workspace_id)
+        .bind(row.end_user_id)
+        .bind(row.state.as_str())
+        .bind(&row.contact)
+        .bind(row.rule.map(MatchRule::as_str))
+        .bind(&row.chosen_by)
+        .bind(i64::from(row.catch_all))
+        .bind(row.matched_at)
+        .bind(row.checked_at)
+        .bind(&row.candidates)
+        .execute(&mut *tx.tx)
+        .await?
+        .rows_affected();
+        tx.commit().await?;
+        Ok(written > 0)
+    }
+
+    async fn save_chosen_match(&self, row: ContactMatchRow) -> StoreResult<()> {
+        let mut tx = self.write().await?;
+        sqlx::query(
+            "INSERT INTO contact_matches (workspace_id, end_user_id, state, contact, rule, \
+             chosen_by, catch_all, matched_at, checked_at, candidates) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) \
+             ON CONFLICT (workspace_id, end_user_id) DO UPDATE SET state = excluded.state, \
+             contact = excluded.contact, rule = excluded.rule, chosen_by = excluded.chosen_by, \
+             catch_all = excluded.catch_all, \
+             matched_at = excluded.matched_at, checked_at = excluded.checked_at, \
+             candidates = excluded.candidates",
+        )
+        .bind(row.workspace_id)
+        .bind(row.end_user_id)
+        .bind(row.state.as_str())
+        .bind(&row.contact)
+        .bind(row.rule.map(MatchRule::as_str))
+        .bind(&row.chosen_by)
+        .bind(i64::from(row.catch_all))
+        .bind(row.matched_at)
+        .bind(row.checked_at)
+        .bind(&row.candidates)
+        .execute(&mut *tx.tx)
+        .await?;
+        tx.commit().await
+    }
+
+    async fn delete_contact_match(
+        &self,
+        workspace: WorkspaceId,
+        end_user: EndUserId,
+    ) -> StoreResult<()> {
+        let mut tx = self.write().await?;
+        let deleted =
+            sqlx::query("DELETE FROM contact_matches WHERE workspace_id = $1 AND end_user_id = $2")
+                .bind(workspace)
+                .bind(end_user)
+                .execute(&mut *tx.tx)
+                .await?
+                .rows_affected();
+        tx.commit().await?;
+
+        if deleted == 0 {
+            return Err(StoreError::NotFound("contact match"));
+        }
+        Ok(())
+    }
+
+    async fn contact_queue(
+        &self,
+        workspace: WorkspaceId,
+        limit: i64,
+    ) -> StoreResult<Vec<(EndUser, ContactMatchRow)>> {
+        let rows = sqlx::query(
+            "SELECT m.workspace_id, m.end_user_id, m.state, m.contact, m.rule, m.chosen_by, \
+             m.catch_all, m.matched_at, m.checked_at, m.candidates, \
+             u.id, u.email, u.name, u.subject \
+             FROM contact_matches m JOIN end_users u ON u.id = m.end_user_id \
+             WHERE m.workspace_id = $1 AND m.state <> 'matched' \
+             ORDER BY m.checked_at, m.end_user_id LIMIT $2",
+        )
+        .bind(workspace)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                let end_user = EndUser {
+                    id: row.try_get("id")?,
+                    workspace_id: row.try_get("workspace_id")?,
+                    email: row.try_get("email")?,
+                    name: row.try_get("name")?,
+                    subject: row.try_get("subject")?,
+                };
+                Ok((end_user, contact_match_from(row)?))
+            })
+            .collect()
+    }
 }
 
 /// The SHA-256 of some bytes in lower-case hex, kept beside each attachment so
@@ -1328,4 +1456,26 @@ fn hex_digest(data: &[u8]) -> String {
             let _ = write!(hex, "{byte:02x}");
             hex
         })
+}
+
+fn contact_match_from(row: &AnyRow) -> StoreResult<ContactMatchRow> {
+    let rule: Option<String> = row.try_get("rule")?;
+    let catch_all: i64 = row.try_get("catch_all")?;
+    let rule = rule
+        .map(|word| word.parse::<MatchRule>())
+        .transpose()
+        .map_err(|error| StoreError::Database(sqlx::Error::Decode(Box::new(error))))?;
+
+    Ok(ContactMatchRow {
+        workspace_id: row.try_get("workspace_id")?,
+        end_user_id: row.try_get("end_user_id")?,
+        state: word(row, "state")?,
+        contact: row.try_get("contact")?,
+        rule,
+        chosen_by: row.try_get("chosen_by")?,
+        catch_all: catch_all != 0,
+        matched_at: row.try_get("matched_at")?,
+        checked_at: row.try_get("checked_at")?,
+        candidates: row.try_get("candidates")?,
+    })
 }

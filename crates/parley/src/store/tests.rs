@@ -841,3 +841,152 @@ async fn concurrent_workers_never_claim_the_same_job() {
         assert_eq!(ids.len(), 8, "a job was claimed twice");
     }
 }
+
+fn match_row(
+    workspace: WorkspaceId,
+    end_user: EndUserId,
+    state: ContactMatchState,
+    rule: Option<MatchRule>,
+    checked_at: Millis,
+) -> ContactMatchRow {
+    let matched = state == ContactMatchState::Matched;
+    ContactMatchRow {
+        workspace_id: workspace,
+        end_user_id: end_user,
+        state,
+        contact: matched.then(|| "{\"id\":38}".to_owned()),
+        rule,
+        chosen_by: (rule == Some(MatchRule::Technician)).then(|| "Tess Tech".to_owned()),
+        catch_all: false,
+        matched_at: matched.then_some(checked_at),
+        checked_at,
+        candidates: "[]".to_owned(),
+    }
+}
+
+#[tokio::test]
+async fn a_contact_match_is_stored_and_replaced_by_a_later_lookup() {
+    for (_db, store) in stores("a_contact_match_is_stored_and_replaced_by_a_later_lookup").await {
+        let ws = workspace(&*store).await.id;
+        let dana = end_user(&*store, ws, "dana@northwind.example").await;
+        assert_eq!(store.contact_match(ws, dana.id).await.unwrap(), None);
+
+        let queued = ContactMatchRow {
+            candidates: "[{\"id\":39},{\"id\":45}]".to_owned(),
+            ..match_row(ws, dana.id, ContactMatchState::Ambiguous, None, 100)
+        };
+        assert!(store.save_checked_match(queued.clone()).await.unwrap());
+        assert_eq!(
+            store.contact_match(ws, dana.id).await.unwrap(),
+            Some(queued)
+        );
+
+        let matched = match_row(
+            ws,
+            dana.id,
+            ContactMatchState::Matched,
+            Some(MatchRule::Email),
+            200,
+        );
+        assert!(store.save_checked_match(matched.clone()).await.unwrap());
+
+        assert_eq!(
+            store.contact_match(ws, dana.id).await.unwrap(),
+            Some(matched),
+            "{:?}",
+            store.backend()
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_lookup_never_overwrites_a_technicians_choice() {
+    for (_db, store) in stores("a_lookup_never_overwrites_a_technicians_choice").await {
+        let ws = workspace(&*store).await.id;
+        let dana = end_user(&*store, ws, "dana@northwind.example").await;
+        let chosen = ContactMatchRow {
+            catch_all: true,
+            ..match_row(
+                ws,
+                dana.id,
+                ContactMatchState::Matched,
+                Some(MatchRule::Technician),
+                100,
+            )
+        };
+        store.save_chosen_match(chosen.clone()).await.unwrap();
+
+        let lookup = match_row(ws, dana.id, ContactMatchState::NoMatch, None, 200);
+        let written = store.save_checked_match(lookup).await.unwrap();
+
+        assert!(!written, "{:?}", store.backend());
+        assert_eq!(
+            store.contact_match(ws, dana.id).await.unwrap(),
+            Some(chosen)
+        );
+
+        // Another choice does replace it, and forgetting clears it.
+        let again = match_row(ws, dana.id, ContactMatchState::NoMatch, None, 300);
+        store.save_chosen_match(again.clone()).await.unwrap();
+        assert_eq!(store.contact_match(ws, dana.id).await.unwrap(), Some(again));
+        store.delete_contact_match(ws, dana.id).await.unwrap();
+        assert_eq!(store.contact_match(ws, dana.id).await.unwrap(), None);
+        assert!(matches!(
+            store.delete_contact_match(ws, dana.id).await,
+            Err(StoreError::NotFound(_))
+        ));
+    }
+}
+
+#[tokio::test]
+async fn the_contact_queue_holds_the_unmatched_longest_waiting_first() {
+    for (_db, store) in stores("the_contact_queue_holds_the_unmatched_longest_waiting_first").await
+    {
+        let ws = workspace(&*store).await.id;
+        let matched = end_user(&*store, ws, "alice@northwind.example").await;
+        let late = end_user(&*store, ws, "sam@consultants.example").await;
+        let early = end_user(&*store, ws, "nobody@unknown.example").await;
+        store
+            .save_checked_match(match_row(
+                ws,
+                matched.id,
+                ContactMatchState::Matched,
+                Some(MatchRule::Email),
+                50,
+            ))
+            .await
+            .unwrap();
+        store
+            .save_checked_match(match_row(
+                ws,
+                late.id,
+                ContactMatchState::Ambiguous,
+                None,
+                300,
+            ))
+            .await
+            .unwrap();
+        store
+            .save_checked_match(match_row(
+                ws,
+                early.id,
+                ContactMatchState::NoMatch,
+                None,
+                100,
+            ))
+            .await
+            .unwrap();
+
+        let queue = store.contact_queue(ws, 10).await.unwrap();
+
+        let emails: Vec<&str> = queue.iter().map(|(user, _)| user.email.as_str()).collect();
+        assert_eq!(
+            emails,
+            ["nobody@unknown.example", "sam@consultants.example"],
+            "{:?}",
+            store.backend()
+        );
+        assert_eq!(queue[1].1.state, ContactMatchState::Ambiguous);
+        assert_eq!(store.contact_queue(ws, 1).await.unwrap().len(), 1);
+    }
+}
