@@ -17,6 +17,8 @@ pub mod psa;
 pub mod server;
 /// The store: the `Store` trait and its SQLite and PostgreSQL backends.
 pub mod store;
+/// The sync engine: the outbox of PSA writes.
+pub mod sync;
 /// Throwaway data directories and databases for tests on both backends.
 #[doc(hidden)]
 pub mod testing;

@@ -7,8 +7,10 @@ use crate::chat::hub::Hub;
 use crate::chat::relay;
 use crate::config::Config;
 use crate::identity::MasterKey;
-use crate::psa::Connectors;
+use crate::psa::contacts::{Contacts, ContactsConfig};
+use crate::psa::{Connectors, LivePsa, Psa};
 use crate::store::{self, Store};
+use crate::sync::{Outbox, OutboxConfig, Tickets};
 use crate::web::{self, AppState};
 use anyhow::Context;
 use std::net::SocketAddr;
@@ -19,13 +21,26 @@ use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
 /// Extra set-up for `parley demo` and tests.
-#[derive(Debug, Default, Clone)]
+#[derive(Debug, Clone)]
 pub struct Options {
     /// End users (name, email) the demo portal can sign tokens for; mounts
     /// `/demo/portal` when not empty.
     pub demo_end_users: Vec<(String, String)>,
     /// Cheap password hashing, for tests and seeded demo accounts only.
     pub cheap_hashing: bool,
+    /// Whether this instance runs an outbox worker (tests that drive the
+    /// outbox by hand turn it off).
+    pub run_outbox: bool,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Self {
+            demo_end_users: Vec::new(),
+            cheap_hashing: false,
+            run_outbox: true,
+        }
+    }
 }
 
 /// A running server; dropping it does not stop it, [`Running::shutdown`] does.
@@ -88,7 +103,7 @@ pub async fn start(config: Config, options: Options) -> anyhow::Result<Running> 
     }
     let connectors = Connectors::new(
         store.clone(),
-        key,
+        key.clone(),
         accounts.workspace_id(),
         config.allow_private_psa,
     );
@@ -100,7 +115,20 @@ pub async fn start(config: Config, options: Options) -> anyhow::Result<Running> 
             .context("could not start the cross-instance fan-out on PostgreSQL")?;
         chat.hub().attach_relay(relay);
     }
-    tokio::spawn(sweep_sessions(store));
+    tokio::spawn(sweep_sessions(store.clone()));
+
+    // The PSA as connected now; contact matching, tickets and the outbox
+    // follow the saved connector through it.
+    let psa: Arc<dyn Psa> = Arc::new(LivePsa::new(
+        store.clone(),
+        key.clone(),
+        accounts.workspace_id(),
+    ));
+    let contacts = Contacts::new(store.clone(), psa.clone(), ContactsConfig::default());
+    let tickets = Tickets::new(store.clone(), chat.clone(), contacts, psa.clone());
+    if options.run_outbox {
+        Outbox::new(store.clone(), psa, chat.clone(), OutboxConfig::default()).spawn();
+    }
 
     let listener = TcpListener::bind(config.listen)
         .await
@@ -113,6 +141,7 @@ pub async fn start(config: Config, options: Options) -> anyhow::Result<Running> 
         chat,
         accounts,
         connectors,
+        tickets,
         config: Arc::new(config),
         metrics: Arc::default(),
         demo_end_users: Arc::new(options.demo_end_users),

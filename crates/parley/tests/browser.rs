@@ -80,6 +80,7 @@ async fn start_server(data_dir: &Path) -> Running {
     let options = Options {
         demo_end_users: vec![(END_USER.0.to_owned(), END_USER.1.to_owned())],
         cheap_hashing: true,
+        ..Options::default()
     };
     let running = server::start(config, options)
         .await

@@ -7,7 +7,7 @@
 //! others. Messages are in the store before they reach the hub.
 
 use crate::chat::relay::Outbound;
-use crate::chat::view::{AuthorView, ConversationView, MessageView};
+use crate::chat::view::{AuthorView, ConversationView, MessageView, SyncView};
 use crate::store::{ConversationId, EndUserId, MessageId, WorkspaceId};
 use serde::Serialize;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
@@ -43,6 +43,12 @@ pub enum Event {
         conversation_id: ConversationId,
         message_id: MessageId,
         reader: AuthorView,
+    },
+    /// How a message stands with the PSA: for technicians only.
+    Sync {
+        #[serde(skip)]
+        workspace_id: WorkspaceId,
+        sync: SyncView,
     },
     /// Whether any technician is connected; for end users' "offline" state.
     Presence {
@@ -83,6 +89,9 @@ impl Event {
             | Event::Read { scope, .. } => *scope,
             Event::Presence { workspace_id, .. } => {
                 return matches!(listener, Listener::EndUser { workspace_id: w, .. } if w == *workspace_id);
+            }
+            Event::Sync { workspace_id, .. } => {
+                return matches!(listener, Listener::HelpDesk { workspace_id: w } if w == *workspace_id);
             }
         };
 

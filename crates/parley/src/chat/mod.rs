@@ -277,6 +277,7 @@ impl Chat {
                     kind: MessageKind::Text,
                     author_kind: AuthorKind::EndUser,
                     author_id: Some(user.id),
+                    author_name: None,
                     body: body.to_owned(),
                     at: now_millis(),
                 },
@@ -668,6 +669,7 @@ impl Chat {
             kind: MessageKind::System,
             author_kind: AuthorKind::System,
             author_id: None,
+            author_name: None,
             body: said,
             at: now_millis(),
         };
@@ -726,6 +728,7 @@ impl Chat {
             kind,
             author_kind: author.kind,
             author_id: author.id,
+            author_name: None,
             body: body.to_owned(),
             at: now_millis(),
         }

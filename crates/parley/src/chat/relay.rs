@@ -94,7 +94,10 @@ impl NoteKind {
                 message_id: *message_id,
                 reader: reader.clone(),
             },
-            Event::Presence { .. } => return None,
+            // Presence is per instance.
+            // FIXME(until sync states cross instances): a console on another
+            // instance sees a message's new sync state on its next load.
+            Event::Presence { .. } | Event::Sync { .. } => return None,
         })
     }
 }

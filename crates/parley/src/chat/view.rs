@@ -136,9 +136,11 @@ impl Names {
     }
 
     pub fn message(&self, message: &Message) -> MessageView {
-        let name = match (message.author_kind, message.author_id) {
-            (AuthorKind::Technician, Some(id)) => self.technician(id),
-            (AuthorKind::EndUser, Some(id)) => self.end_user(id),
+        let name = match (message.author_kind, message.author_id, &message.author_name) {
+            (AuthorKind::Technician, Some(id), _) => self.technician(id),
+            (AuthorKind::EndUser, Some(id), _) => self.end_user(id),
+            // An agent writing in the PSA, or the PSA itself.
+            (_, None, Some(name)) => name.clone(),
             _ => "Parley".to_owned(),
         };
         MessageView {
@@ -160,6 +162,44 @@ impl Names {
                 url: format!("/api/v1/attachments/{}", info.id),
             }),
             created_at: time(message.created_at),
+        }
+    }
+}
+
+/// How a message stands with the PSA, as technicians see it.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct SyncView {
+    pub message_id: i64,
+    pub job_id: i64,
+    /// `pending`, `synced` or `failed`.
+    pub state: &'static str,
+    /// The PSA's id for the note, once synced.
+    pub note_id: Option<i64>,
+    /// Why it has not gone through yet (the last error), when it failed or is
+    /// being retried.
+    pub error: Option<String>,
+}
+
+impl From<&crate::store::MessageSync> for SyncView {
+    fn from(sync: &crate::store::MessageSync) -> Self {
+        use crate::store::JobState;
+
+        let state = match sync.state {
+            JobState::Pending | JobState::Running => "pending",
+            JobState::Done => "synced",
+            JobState::Failed => "failed",
+        };
+        let note_id = sync
+            .result
+            .as_deref()
+            .and_then(|result| serde_json::from_str::<serde_json::Value>(result).ok())
+            .and_then(|result| result["note_id"].as_i64());
+        SyncView {
+            message_id: sync.message_id,
+            job_id: sync.job_id,
+            state,
+            note_id,
+            error: sync.last_error.clone(),
         }
     }
 }

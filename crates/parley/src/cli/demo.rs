@@ -95,6 +95,7 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
             .map(|(name, email)| (name.to_string(), email.to_string()))
             .collect(),
         cheap_hashing: true,
+        ..server::Options::default()
     };
     let running = server::start(config, options).await?;
     seed_accounts(&running.state.accounts).await?;

@@ -261,6 +261,10 @@ impl HaloPsa {
 
 #[async_trait]
 impl Psa for HaloPsa {
+    async fn ticket_defaults(&self) -> PsaResult<TicketDefaults> {
+        Ok(self.defaults.clone())
+    }
+
     #[tracing::instrument(skip_all)]
     async fn contacts_by_email(&self, email: &str) -> PsaResult<Vec<Contact>> {
         let email = email.trim();

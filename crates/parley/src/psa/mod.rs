@@ -9,6 +9,8 @@ pub mod connector;
 pub mod contacts;
 /// HaloPSA as a [`Psa`].
 pub mod halo;
+/// The PSA as connected right now, following the saved connector.
+pub mod live;
 
 pub use connector::{ConnectorError, ConnectorForm, ConnectorView, Connectors, TicketDefaults};
 pub use contacts::{
@@ -16,6 +18,7 @@ pub use contacts::{
     NeedsContact, NeedsReason, QueueEntry,
 };
 pub use halo::{HaloPsa, HaloSettings};
+pub use live::LivePsa;
 
 use async_trait::async_trait;
 
@@ -155,6 +158,12 @@ pub trait Psa: Send + Sync + std::fmt::Debug {
     async fn ticket_with_visible_notes(&self, id: i64) -> PsaResult<(PsaTicket, Vec<PsaNote>)>;
 
     async fn create_ticket(&self, ticket: &NewPsaTicket) -> PsaResult<PsaTicket>;
+
+    /// The defaults the admin chose for chat tickets; a PSA without any
+    /// keeps this default.
+    async fn ticket_defaults(&self) -> PsaResult<TicketDefaults> {
+        Ok(TicketDefaults::default())
+    }
 
     /// The ticket an earlier creation with this marker made, if any.
     async fn find_ticket_by_marker(&self, marker: &str) -> PsaResult<Option<PsaTicket>>;

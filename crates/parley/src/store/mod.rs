@@ -258,6 +258,42 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// The sync state of each message of a conversation that has a job.
     async fn message_sync(&self, conversation: ConversationId) -> StoreResult<Vec<MessageSync>>;
 
+    /// Records a PSA note Parley wrote or brought in; `false` when it was
+    /// already known (so an inbound note is never added twice).
+    async fn record_psa_note(
+        &self,
+        workspace: WorkspaceId,
+        ticket_id: i64,
+        note_id: i64,
+        direction: NoteDirection,
+        message_id: Option<MessageId>,
+    ) -> StoreResult<bool>;
+
+    async fn psa_note_known(
+        &self,
+        workspace: WorkspaceId,
+        ticket_id: i64,
+        note_id: i64,
+    ) -> StoreResult<bool>;
+
+    /// The conversations linked to a ticket (several chats may join one).
+    async fn links_for_ticket(
+        &self,
+        workspace: WorkspaceId,
+        ticket_id: i64,
+    ) -> StoreResult<Vec<TicketLink>>;
+
+    /// Every conversation with a ticket, for the poller.
+    async fn linked_tickets(&self, workspace: WorkspaceId) -> StoreResult<Vec<TicketLink>>;
+
+    /// Links a conversation to a ticket that already exists (a follow-up
+    /// joining it), without queueing a creation.
+    async fn join_ticket(&self, link: TicketLink) -> StoreResult<TicketLink>;
+
+    async fn psa_cursor(&self, workspace: WorkspaceId) -> StoreResult<Option<String>>;
+
+    async fn set_psa_cursor(&self, workspace: WorkspaceId, cursor: &str) -> StoreResult<()>;
+
     /// How far each reader of a conversation has read.
     async fn read_receipts(&self, conversation: ConversationId) -> StoreResult<Vec<ReadReceipt>>;
 

@@ -257,6 +257,9 @@ pub struct Message {
     pub kind: MessageKind,
     pub author_kind: AuthorKind,
     pub author_id: Option<i64>,
+    /// The author's name when they are not a Parley account (an agent
+    /// writing in the PSA).
+    pub author_name: Option<String>,
     pub body: String,
     pub attachment: Option<AttachmentInfo>,
     pub created_at: Millis,
@@ -270,6 +273,8 @@ pub struct NewMessage {
     pub kind: MessageKind,
     pub author_kind: AuthorKind,
     pub author_id: Option<i64>,
+    /// Set for messages from the PSA, whose authors have no Parley account.
+    pub author_name: Option<String>,
     pub body: String,
     pub at: Millis,
 }
@@ -532,3 +537,12 @@ pub struct ContactMatchRow {
     /// The contacts the email found, as a JSON array (for the queue).
     pub candidates: String,
 }
+
+/// Which way a PSA note went: written by Parley, or brought into a chat.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NoteDirection {
+    Out,
+    In,
+}
+
+stored_words!(NoteDirection { Out => "out", In => "in" });

@@ -22,7 +22,7 @@ const LINK_COLUMNS: &str = "conversation_id, workspace_id, marker, ticket_id, ti
      ticket_status, requested_by, created_at, linked_at";
 
 const MESSAGE_SELECT: &str = "SELECT m.id, m.workspace_id, m.conversation_id, m.kind, \
-     m.author_kind, m.author_id, m.body, m.created_at, a.id AS attachment_id, a.file_name, \
+     m.author_kind, m.author_id, m.author_name, m.body, m.created_at, a.id AS attachment_id, a.file_name, \
      a.content_type, a.size FROM messages m LEFT JOIN attachments a ON a.id = m.attachment_id";
 
 /// A store on one database, SQLite or PostgreSQL.
@@ -163,6 +163,7 @@ fn message_from(row: &AnyRow) -> StoreResult<Message> {
         kind: word(row, "kind")?,
         author_kind: word(row, "author_kind")?,
         author_id: row.try_get("author_id")?,
+        author_name: row.try_get("author_name")?,
         body: row.try_get("body")?,
         attachment,
         created_at: row.try_get("created_at")?,
@@ -192,13 +193,15 @@ async fn insert_message(
 ) -> StoreResult<(Conversation, MessageId)> {
     let id: i64 = sqlx::query_scalar(
         "INSERT INTO messages (workspace_id, conversation_id, kind, author_kind, author_id, \
-         body, attachment_id, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id",
+         author_name, body, attachment_id, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id",
     )
     .bind(message.workspace_id)
     .bind(conversation_id)
     .bind(message.kind.as_str())
     .bind(message.author_kind.as_str())
     .bind(message.author_id)
+    .bind(&message.author_name)
     .bind(&message.body)
     .bind(attachment_id)
     .bind(message.at)
@@ -1292,6 +1295,128 @@ impl Store for SqlStore {
                 })
             })
             .collect()
+    }
+
+    async fn record_psa_note(
+        &self,
+        workspace: WorkspaceId,
+        ticket_id: i64,
+        note_id: i64,
+        direction: NoteDirection,
+        message_id: Option<MessageId>,
+    ) -> StoreResult<bool> {
+        let mut tx = self.write().await?;
+        let inserted = sqlx::query(
+            "INSERT INTO psa_notes (workspace_id, ticket_id, note_id, direction, message_id, \
+             created_at) VALUES ($1, $2, $3, $4, $5, $6) \
+             ON CONFLICT (workspace_id, ticket_id, note_id) DO NOTHING",
+        )
+        .bind(workspace)
+        .bind(ticket_id)
+        .bind(note_id)
+        .bind(direction.as_str())
+        .bind(message_id)
+        .bind(now_millis())
+        .execute(&mut *tx.tx)
+        .await?
+        .rows_affected();
+        tx.commit().await?;
+        Ok(inserted == 1)
+    }
+
+    async fn psa_note_known(
+        &self,
+        workspace: WorkspaceId,
+        ticket_id: i64,
+        note_id: i64,
+    ) -> StoreResult<bool> {
+        let found: Option<i64> = sqlx::query_scalar(
+            "SELECT note_id FROM psa_notes WHERE workspace_id = $1 AND ticket_id = $2 \
+             AND note_id = $3",
+        )
+        .bind(workspace)
+        .bind(ticket_id)
+        .bind(note_id)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(found.is_some())
+    }
+
+    async fn links_for_ticket(
+        &self,
+        workspace: WorkspaceId,
+        ticket_id: i64,
+    ) -> StoreResult<Vec<TicketLink>> {
+        let sql = format!(
+            "SELECT {LINK_COLUMNS} FROM ticket_links WHERE workspace_id = $1 AND ticket_id = $2 \
+             ORDER BY conversation_id"
+        );
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(workspace)
+            .bind(ticket_id)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(link_from).collect()
+    }
+
+    async fn linked_tickets(&self, workspace: WorkspaceId) -> StoreResult<Vec<TicketLink>> {
+        let sql = format!(
+            "SELECT {LINK_COLUMNS} FROM ticket_links WHERE workspace_id = $1 \
+             AND ticket_id IS NOT NULL ORDER BY conversation_id"
+        );
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(workspace)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(link_from).collect()
+    }
+
+    async fn join_ticket(&self, link: TicketLink) -> StoreResult<TicketLink> {
+        let mut tx = self.write().await?;
+        require_conversation(&mut tx.tx, link.workspace_id, link.conversation_id).await?;
+        let sql = format!(
+            "INSERT INTO ticket_links (conversation_id, workspace_id, marker, ticket_id, \
+             ticket_summary, ticket_status, requested_by, created_at, linked_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING {LINK_COLUMNS}"
+        );
+        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(link.conversation_id)
+            .bind(link.workspace_id)
+            .bind(&link.marker)
+            .bind(link.ticket_id)
+            .bind(&link.ticket_summary)
+            .bind(&link.ticket_status)
+            .bind(&link.requested_by)
+            .bind(link.created_at)
+            .bind(link.linked_at)
+            .fetch_one(&mut *tx.tx)
+            .await
+            .map_err(|error| conflict_on_duplicate(error, "a ticket for this chat"))?;
+        tx.commit().await?;
+        link_from(&row)
+    }
+
+    async fn psa_cursor(&self, workspace: WorkspaceId) -> StoreResult<Option<String>> {
+        let cursor = sqlx::query_scalar("SELECT cursor FROM psa_cursors WHERE workspace_id = $1")
+            .bind(workspace)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(cursor)
+    }
+
+    async fn set_psa_cursor(&self, workspace: WorkspaceId, cursor: &str) -> StoreResult<()> {
+        let mut tx = self.write().await?;
+        sqlx::query(
+            "INSERT INTO psa_cursors (workspace_id, cursor, updated_at) VALUES ($1, $2, $3) \
+             ON CONFLICT (workspace_id) DO UPDATE SET cursor = excluded.cursor, \
+             updated_at = excluded.updated_at",
+        )
+        .bind(workspace)
+        .bind(cursor)
+        .bind(now_millis())
+        .execute(&mut *tx.tx)
+        .await?;
+        tx.commit().await
     }
 
     async fn read_receipts(&self, conversation: ConversationId) -> StoreResult<Vec<ReadReceipt>> {

@@ -61,6 +61,7 @@ fn text(
         kind: MessageKind::Text,
         author_kind: author,
         author_id: Some(1),
+        author_name: None,
         body: body.to_owned(),
         at: now_millis(),
     }

@@ -18,6 +18,8 @@ pub mod error;
 pub mod metrics;
 /// Server-rendered pages.
 mod pages;
+/// Tickets from chats, sync states, the end user's tickets, the contact queue.
+pub mod ticket_api;
 /// The live chat socket.
 mod ws;
 
@@ -25,6 +27,7 @@ use crate::accounts::Accounts;
 use crate::chat::Chat;
 use crate::config::Config;
 use crate::psa::Connectors;
+use crate::sync::Tickets;
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
 use axum::http::{HeaderValue, StatusCode, header};
@@ -43,6 +46,7 @@ pub struct AppState {
     pub chat: Chat,
     pub accounts: Accounts,
     pub connectors: Connectors,
+    pub tickets: Tickets,
     pub config: Arc<Config>,
     pub metrics: Arc<metrics::Metrics>,
     /// Seeded end users (name, email) for the demo portal; empty outside
@@ -81,6 +85,20 @@ pub fn router(state: AppState) -> Router {
                 .put(connector_api::save)
                 .delete(connector_api::remove),
         )
+        .route(
+            "/conversations/{id}/ticket",
+            get(ticket_api::link).post(ticket_api::request),
+        )
+        .route("/conversations/{id}/ticket/join", post(ticket_api::join))
+        .route("/conversations/{id}/sync", get(ticket_api::sync))
+        .route("/outbox/{job}/retry", post(ticket_api::retry))
+        .route("/me/contact", get(ticket_api::my_contact))
+        .route("/me/tickets", get(ticket_api::my_tickets))
+        .route("/me/tickets/{id}", get(ticket_api::my_ticket))
+        .route("/me/tickets/{id}/chat", post(ticket_api::chat_about_ticket))
+        .route("/contacts/queue", get(ticket_api::queue))
+        .route("/contacts/search", get(ticket_api::search))
+        .route("/end-users/{id}/contact", post(ticket_api::choose))
         .route("/connector/normalize", post(connector_api::normalize))
         .route("/connector/test", post(connector_api::test))
         .route("/audit", get(connector_api::audit))

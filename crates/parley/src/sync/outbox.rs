@@ -1,0 +1,457 @@
+//! The outbox worker: runs every queued PSA write exactly once, in order per
+//! conversation, through crashes, outages and rate limits.
+//!
+//! Jobs were written in the same transaction as the chat change that caused
+//! them. A worker claims one with a lease (another instance's worker skips
+//! it; a dead worker's lease runs out and the job is claimed again), runs it,
+//! and records the result. Before a write that is not idempotent it marks the
+//! job "maybe sent"; an attempt that finds that mark first looks for what the
+//! earlier one may have done (the ticket with its marker, the note with its
+//! text) and adopts it instead of writing again.
+
+use crate::chat::Chat;
+use crate::chat::hub::Event;
+use crate::psa::{Contact, NewPsaFile, NewPsaNote, NewPsaTicket, Psa, PsaError, PsaNote};
+use crate::store::{
+    AuthorKind, JobKind, MessageKind, Millis, NewMessage, NoteDirection, OutboxJob, Store,
+    StoreError, now_millis,
+};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// What a ticket creation job carries, fixed when the ticket was asked for.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CreateTicketPayload {
+    pub summary: String,
+    pub details: String,
+    pub contact: Contact,
+    pub marker: String,
+}
+
+/// How the worker paces itself.
+#[derive(Debug, Clone)]
+pub struct OutboxConfig {
+    /// How long a claimed job is a worker's before another may take it.
+    pub lease: Duration,
+    /// The first retry's delay; each later one doubles, up to `max_backoff`.
+    pub base_backoff: Duration,
+    pub max_backoff: Duration,
+    /// A job still failing this long after it was queued is parked for an
+    /// admin, with its last error.
+    pub park_after: Duration,
+    /// How long an idle worker sleeps before looking again (a new message
+    /// wakes it sooner).
+    pub idle_poll: Duration,
+}
+
+impl Default for OutboxConfig {
+    fn default() -> Self {
+        Self {
+            lease: Duration::from_secs(60),
+            base_backoff: Duration::from_secs(2),
+            max_backoff: Duration::from_secs(300),
+            park_after: Duration::from_secs(24 * 3600),
+            idle_poll: Duration::from_secs(2),
+        }
+    }
+}
+
+/// Why a job did not finish this time.
+#[derive(Debug, thiserror::Error)]
+enum JobError {
+    #[error(transparent)]
+    Psa(#[from] PsaError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The job cannot be run as it is (its message is gone, its payload is
+    /// unreadable); retrying will not help.
+    #[error("{0}")]
+    Broken(String),
+}
+
+/// The worker. Cloning shares it.
+#[derive(Debug, Clone)]
+pub struct Outbox {
+    store: Arc<dyn Store>,
+    psa: Arc<dyn Psa>,
+    chat: Chat,
+    config: OutboxConfig,
+}
+
+impl Outbox {
+    pub fn new(store: Arc<dyn Store>, psa: Arc<dyn Psa>, chat: Chat, config: OutboxConfig) -> Self {
+        Self {
+            store,
+            psa,
+            chat,
+            config,
+        }
+    }
+
+    /// Runs the worker until the process ends. New chat messages wake it.
+    pub fn spawn(self) -> tokio::task::JoinHandle<()> {
+        tokio::spawn(async move {
+            let mut wake = self.chat.hub().subscribe();
+            loop {
+                match self.run_once().await {
+                    Ok(true) => continue,
+                    Ok(false) => {}
+                    Err(error) => tracing::error!(%error, "outbox worker could not claim a job"),
+                }
+                // Idle: sleep until something is posted, or the poll interval.
+                tokio::select! {
+                    _ = wake.recv() => {}
+                    () = tokio::time::sleep(self.config.idle_poll) => {}
+                }
+            }
+        })
+    }
+
+    /// Claims and runs one due job; `false` when none was due.
+    pub async fn run_once(&self) -> Result<bool, StoreError> {
+        let now = now_millis();
+        let Some(job) = self
+            .store
+            .claim_job(now, now + millis(self.config.lease))
+            .await?
+        else {
+            return Ok(false);
+        };
+
+        let span = tracing::info_span!("outbox job", job.id = job.id, kind = %job.kind, attempt = job.attempts);
+        let outcome = tracing::Instrument::instrument(self.run(&job), span.clone()).await;
+        let _entered = span.enter();
+        self.settle(&job, outcome).await?;
+        Ok(true)
+    }
+
+    /// Runs jobs until none is due; for tests and for draining at shutdown.
+    pub async fn drain(&self) -> Result<usize, StoreError> {
+        let mut ran = 0;
+        while self.run_once().await? {
+            ran += 1;
+        }
+        Ok(ran)
+    }
+
+    async fn run(&self, job: &OutboxJob) -> Result<serde_json::Value, JobError> {
+        match job.kind {
+            JobKind::CreateTicket => self.create_ticket(job).await,
+            JobKind::AddNote => self.add_note(job).await,
+            JobKind::AddFile => self.add_file(job).await,
+            JobKind::ChangeStatus => Err(JobError::Broken(
+                "status changes from the chat are not queued yet".to_owned(),
+            )),
+        }
+    }
+
+    /// Records how the attempt went: done, retry later, or parked.
+    async fn settle(
+        &self,
+        job: &OutboxJob,
+        outcome: Result<serde_json::Value, JobError>,
+    ) -> Result<(), StoreError> {
+        let now = now_millis();
+        let (error, maybe_sent, retry) = match outcome {
+            Ok(result) => {
+                self.store
+                    .job_done(job.id, &result.to_string(), now)
+                    .await?;
+                tracing::info!("PSA write done");
+                self.announce_sync(job).await;
+                return Ok(());
+            }
+            Err(JobError::Psa(PsaError::Transient {
+                message,
+                maybe_sent,
+            })) => (message, maybe_sent, true),
+            // Not connected yet, or the connector cannot be opened: the admin
+            // can fix it, so keep the job until they do (or it is too old).
+            Err(JobError::Psa(PsaError::NotConfigured(message))) => (message, false, true),
+            Err(JobError::Store(error)) => (error.to_string(), false, true),
+            Err(JobError::Psa(error @ (PsaError::Permanent(_) | PsaError::NotFound(_)))) => {
+                (error.to_string(), false, false)
+            }
+            Err(JobError::Broken(message)) => (message, false, false),
+        };
+
+        let too_old = now - job.created_at >= millis(self.config.park_after);
+        if retry && !too_old {
+            let delay = backoff(&self.config, job.attempts);
+            self.store
+                .job_retry(job.id, now + delay, &error, maybe_sent)
+                .await?;
+            tracing::warn!(%error, retry_in_ms = delay, "PSA write will be retried");
+        } else {
+            self.store.job_failed(job.id, &error, now).await?;
+            tracing::error!(%error, "PSA write parked for an admin");
+        }
+        self.announce_sync(job).await;
+        Ok(())
+    }
+
+    async fn create_ticket(&self, job: &OutboxJob) -> Result<serde_json::Value, JobError> {
+        let link = self
+            .store
+            .ticket_link(job.workspace_id, job.conversation_id)
+            .await?
+            .ok_or_else(|| JobError::Broken("the chat's ticket request is gone".to_owned()))?;
+        if let Some(ticket_id) = link.ticket_id {
+            return Ok(json!({ "ticket_id": ticket_id, "adopted": true }));
+        }
+        let payload: CreateTicketPayload = serde_json::from_str(&job.payload)
+            .map_err(|error| JobError::Broken(format!("unreadable ticket request: {error}")))?;
+
+        // An earlier attempt may have made the ticket and died before saying
+        // so: find it by its marker rather than make a second one.
+        let found = if job.maybe_sent {
+            self.psa.find_ticket_by_marker(&payload.marker).await?
+        } else {
+            None
+        };
+        let (ticket, adopted) = match found {
+            Some(ticket) => (ticket, true),
+            None => {
+                let new = NewPsaTicket {
+                    summary: payload.summary.clone(),
+                    details: payload.details.clone(),
+                    contact: payload.contact.clone(),
+                    defaults: self.psa.ticket_defaults().await?,
+                    marker: payload.marker.clone(),
+                };
+                self.store.job_sending(job.id).await?;
+                (self.psa.create_ticket(&new).await?, false)
+            }
+        };
+
+        self.store
+            .set_linked_ticket(
+                job.conversation_id,
+                ticket.id,
+                &ticket.summary,
+                ticket.status_name.as_deref(),
+                now_millis(),
+            )
+            .await?;
+        tracing::info!(ticket.id = ticket.id, adopted, "ticket linked to the chat");
+        self.tell_chat(
+            job,
+            format!("Ticket #{} was created: {}", ticket.id, ticket.summary),
+        )
+        .await;
+        Ok(json!({ "ticket_id": ticket.id, "adopted": adopted }))
+    }
+
+    async fn add_note(&self, job: &OutboxJob) -> Result<serde_json::Value, JobError> {
+        let (ticket_id, message, author) = self.job_message(job).await?;
+        let note = NewPsaNote {
+            ticket_id,
+            text: message.body.clone(),
+            author,
+            visible_to_user: message.kind != MessageKind::Note,
+        };
+
+        let note = self.write_note_once(job, &note).await?;
+        Ok(json!({ "ticket_id": ticket_id, "note_id": note.id }))
+    }
+
+    async fn add_file(&self, job: &OutboxJob) -> Result<serde_json::Value, JobError> {
+        let (ticket_id, message, author) = self.job_message(job).await?;
+        let info = message
+            .attachment
+            .clone()
+            .ok_or_else(|| JobError::Broken("the message has no file".to_owned()))?;
+        let attachment = self.store.attachment(job.workspace_id, info.id).await?;
+
+        // The file goes with a note saying who sent it, so it sits in the
+        // ticket's history where it happened.
+        let note = NewPsaNote {
+            ticket_id,
+            text: format!("{author} sent the file {}", info.file_name),
+            author,
+            visible_to_user: true,
+        };
+        let note = self.write_note_once(job, &note).await?;
+
+        // FIXME(until the Psa trait can list a ticket's files): an upload cut
+        // off after Halo stored it is uploaded again on retry.
+        let file_id = self
+            .psa
+            .add_file(&NewPsaFile {
+                ticket_id,
+                note_id: Some(note.id),
+                file_name: info.file_name.clone(),
+                content_type: info.content_type.clone(),
+                data: attachment.data,
+            })
+            .await?;
+        Ok(json!({ "ticket_id": ticket_id, "note_id": note.id, "file_id": file_id }))
+    }
+
+    /// Adds a note, or adopts the one an earlier attempt may have written.
+    async fn write_note_once(
+        &self,
+        job: &OutboxJob,
+        note: &NewPsaNote,
+    ) -> Result<PsaNote, JobError> {
+        let earlier = if job.maybe_sent {
+            self.psa
+                .notes(note.ticket_id)
+                .await?
+                .into_iter()
+                .find(|written| {
+                    written.text.contains(note.text.trim())
+                        && written.visible_to_user == note.visible_to_user
+                })
+        } else {
+            None
+        };
+        let written = match earlier {
+            Some(written) => written,
+            None => {
+                self.store.job_sending(job.id).await?;
+                self.psa.add_note(note, None).await?
+            }
+        };
+
+        // Remembered, so that the poller never brings Parley's own note back.
+        self.store
+            .record_psa_note(
+                job.workspace_id,
+                note.ticket_id,
+                written.id,
+                NoteDirection::Out,
+                job.message_id,
+            )
+            .await?;
+        Ok(written)
+    }
+
+    /// The ticket, message and author name a message job needs.
+    async fn job_message(
+        &self,
+        job: &OutboxJob,
+    ) -> Result<(i64, crate::store::Message, String), JobError> {
+        let link = self
+            .store
+            .ticket_link(job.workspace_id, job.conversation_id)
+            .await?
+            .ok_or_else(|| JobError::Broken("the chat has no ticket".to_owned()))?;
+        // Jobs run in order, so the creation has finished before this one;
+        // without a ticket id it was parked, and this job waits behind it.
+        let ticket_id = link
+            .ticket_id
+            .ok_or_else(|| JobError::Broken("the ticket was never created".to_owned()))?;
+        let message_id = job
+            .message_id
+            .ok_or_else(|| JobError::Broken("the job names no message".to_owned()))?;
+        let message = self.store.message(job.workspace_id, message_id).await?;
+
+        let author = match (message.author_kind, message.author_id) {
+            (AuthorKind::Technician, Some(id)) => self
+                .store
+                .account(job.workspace_id, id)
+                .await
+                .map(|account| account.name)
+                .unwrap_or_else(|_| "A technician".to_owned()),
+            (AuthorKind::EndUser, Some(id)) => self
+                .store
+                .end_user(job.workspace_id, id)
+                .await
+                .map(|user| user.name)
+                .unwrap_or_else(|_| "The user".to_owned()),
+            _ => message
+                .author_name
+                .clone()
+                .unwrap_or_else(|| "Parley".to_owned()),
+        };
+        Ok((ticket_id, message, author))
+    }
+
+    /// Puts a system message in the chat (for example the new ticket's
+    /// number) and tells both sides.
+    async fn tell_chat(&self, job: &OutboxJob, text: String) {
+        let message = NewMessage {
+            workspace_id: job.workspace_id,
+            conversation_id: job.conversation_id,
+            kind: MessageKind::System,
+            author_kind: AuthorKind::System,
+            author_id: None,
+            author_name: None,
+            body: text,
+            at: now_millis(),
+        };
+        let published = match self.store.add_message(message).await {
+            Ok((_, message)) => self.chat.message_event(job.workspace_id, message.id).await,
+            Err(error) => Err(error.into()),
+        };
+        match published {
+            Ok(event) => self.chat.hub().publish(event),
+            Err(error) => tracing::error!(%error, "could not tell the chat about its ticket"),
+        }
+    }
+
+    /// Tells technicians' consoles how a message's sync stands now.
+    async fn announce_sync(&self, job: &OutboxJob) {
+        let Some(message_id) = job.message_id else {
+            if let Ok(event) = self
+                .chat
+                .conversation_event(job.workspace_id, job.conversation_id)
+                .await
+            {
+                self.chat.hub().publish(event);
+            }
+            return;
+        };
+        match self.store.message_sync(job.conversation_id).await {
+            Ok(states) => {
+                if let Some(state) = states.into_iter().find(|s| s.message_id == message_id) {
+                    self.chat.hub().publish(Event::Sync {
+                        workspace_id: job.workspace_id,
+                        sync: crate::chat::view::SyncView::from(&state),
+                    });
+                }
+            }
+            Err(error) => tracing::error!(%error, "could not read a message's sync state"),
+        }
+    }
+}
+
+/// The delay before attempt `attempts + 1`: doubling from the base, capped,
+/// with up to a fifth of jitter so that many jobs failing together do not
+/// retry together.
+fn backoff(config: &OutboxConfig, attempts: i64) -> Millis {
+    let exponent = u32::try_from(attempts.saturating_sub(1).clamp(0, 20)).unwrap_or(20);
+    let base = millis(config.base_backoff).saturating_mul(1 << exponent);
+    let capped = base.min(millis(config.max_backoff));
+    let jitter = rand::random_range(0..=capped / 5 + 1);
+    capped - capped / 10 + jitter
+}
+
+fn millis(duration: Duration) -> Millis {
+    Millis::try_from(duration.as_millis()).unwrap_or(Millis::MAX)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_and_stays_under_its_cap() {
+        let config = OutboxConfig {
+            base_backoff: Duration::from_secs(1),
+            max_backoff: Duration::from_secs(10),
+            ..OutboxConfig::default()
+        };
+
+        let first = backoff(&config, 1);
+        let second = backoff(&config, 2);
+        let late = backoff(&config, 30);
+
+        assert!((900..=1200).contains(&first), "{first}");
+        assert!((1800..=2400).contains(&second), "{second}");
+        assert!((9000..=12_001).contains(&late), "{late}");
+    }
+}
