@@ -402,6 +402,27 @@
     return { send, reconnectNow, stop, isReady };
   }
 
+
+  /**
+   * What the chat header shows for a conversation's ticket view
+   * ({ticket_id|null, summary, status, pending}): null for none.
+   */
+  function ticketBadge(view) {
+    if (!view || typeof view !== 'object') return null;
+    const id = Number(view.ticket_id);
+    if (view.pending || !Number.isInteger(id) || id <= 0) {
+      return { pending: true, number: '', status: 'Ticket requested\u2026', label: 'A ticket was asked for; its number follows shortly' };
+    }
+    const status = typeof view.status === 'string' && view.status.trim() ? view.status.trim() : 'Open';
+    return { pending: false, number: '#' + id, status, label: 'Ticket #' + id + ', ' + status };
+  }
+
+  /** A ticket list split into open and closed, each keeping the server's order. */
+  function splitTickets(tickets) {
+    const list = Array.isArray(tickets) ? tickets.filter((t) => t && Number.isInteger(t.id)) : [];
+    return { open: list.filter((t) => !t.closed), closed: list.filter((t) => !!t.closed) };
+  }
+
   return {
     OPEN_STATUSES,
     TYPING_SEND_INTERVAL_MS,
@@ -427,5 +448,7 @@
     titleWithCount,
     formatTime,
     connectLive,
+    ticketBadge,
+    splitTickets,
   };
 });

@@ -246,6 +246,9 @@
         visible_outcome_id: number('visible_outcome_id'),
         private_outcome_id: number('private_outcome_id'),
         closed_status_id: number('closed_status_id'),
+        every_chat_becomes_ticket: Boolean(
+          form.querySelector('[name="every_chat_becomes_ticket"]:checked')
+        ),
       };
     }
 

@@ -175,6 +175,8 @@
           refreshCurrentConversation();
         }
         maybeSendRead();
+        // console-tickets.js re-reads the ticket and sync states after a gap.
+        document.dispatchEvent(new CustomEvent('parley:live-ready', { detail: { reconnected } }));
       }
     }
 
@@ -213,6 +215,9 @@
         default:
           break;
       }
+      // Other console scripts (console-tickets.js: the ticket panel, sync
+      // badges) share this socket instead of opening their own.
+      document.dispatchEvent(new CustomEvent('parley:live', { detail: frame }));
     }
 
     function onMessage(message) {

@@ -7,8 +7,16 @@
  * user's open conversation or offer "Start a chat"; then stay live over the
  * WebSocket, resuming from the highest message id seen after every reconnect.
  *
- * Safety rules kept throughout: only body_html is ever set as HTML; the access
- * token is only sent to this page's own origin; notes are never shown.
+ * Tickets: once the user is linked to their help-desk contact (GET
+ * /me/contact), a chat can become a ticket ("Ask for a ticket"); its number
+ * and status sit in the header and follow the system messages that announce
+ * them. A new chat offers the user's open tickets first, so that a follow-up
+ * joins its ticket instead of making a duplicate. "My tickets" lists the
+ * user's tickets, shows one's history and opens the chat that answers it.
+ *
+ * Safety rules kept throughout: only body_html (and a ticket note's
+ * text_html, escaped by the server the same way) is ever set as HTML; the
+ * access token is only sent to this page's own origin; notes are never shown.
  */
 (function () {
   'use strict';
@@ -25,6 +33,9 @@
     '<path fill="none" stroke="currentColor" stroke-width="2" stroke-linecap="round" stroke-linejoin="round" ' +
     'd="M21 11.5l-8.6 8.6a5.5 5.5 0 0 1-7.8-7.8l8.6-8.6a3.7 3.7 0 0 1 5.2 5.2l-8.6 8.6a1.8 1.8 0 0 1-2.6-2.6l7.9-7.9"/></svg>';
   const CLOSED_TEXT = 'This chat is closed. Write again to reopen it.';
+  // While the server is still linking a new user to their contact.
+  const CONTACT_RECHECKS_MS = [1500, 3000, 6000, 15000, 30000, 60000];
+  const OFFERED_TICKETS = 5;
 
   const state = {
     parentOrigin: null,   // recorded from the first message window.parent sends us
@@ -51,6 +62,16 @@
     live: null,
     refreshing: null,
     tokenWaiters: [],
+    contact: null,        // {linked, explanation} from /me/contact, null until known
+    contactChecks: 0,     // re-checks while the link is still being made
+    contactTimer: null,
+    ticket: null,         // the open conversation's ticket view, null for none
+    ticketSeq: 0,         // drops answers for a conversation no longer shown
+    asking: false,
+    openTickets: [],      // offered on the start form ("Is this about one of these?")
+    tab: 'chat',          // chat | tickets
+    ticketsSeq: 0,
+    detail: null,         // the ticket shown in "My tickets", by id
   };
   const el = {};
   const messageNodes = new Map();
@@ -87,7 +108,10 @@
     const heading = make('div', { className: 'pw-header__text' });
     el.title = make('h1', { className: 'pw-title', id: 'pw-title' }, 'Help desk');
     el.status = make('p', { className: 'pw-status', 'data-testid': 'conversation-status', 'aria-live': 'polite' });
-    heading.append(el.title, el.status);
+    el.ticketChip = make('p', { className: 'pw-ticket-chip', 'data-testid': 'ticket-badge', hidden: true });
+    const titleRow = make('div', { className: 'pw-title-row' });
+    titleRow.append(el.title, el.ticketChip);
+    heading.append(titleRow, el.status);
     el.closeButton = make('button', {
       type: 'button', className: 'pw-close', 'aria-label': 'Close chat', 'data-testid': 'close-button',
     }, '\u00d7');
@@ -99,7 +123,9 @@
     el.connection = make('div', { className: 'pw-banner pw-banner--connection', role: 'status', 'data-testid': 'connection-banner', hidden: true }, 'Connection lost. Reconnecting\u2026');
     el.loading = make('p', { className: 'pw-loading', role: 'status', 'data-testid': 'loading' }, 'Opening the chat\u2026');
 
-    app.append(header, el.error, el.offline, el.connection, el.loading, buildStartForm(), buildConversation());
+    el.chatPane = make('div', { className: 'pw-pane', id: 'pw-chat-pane', role: 'tabpanel', 'aria-labelledby': 'pw-tab-chat' });
+    el.chatPane.append(el.loading, buildStartForm(), buildConversation());
+    app.append(header, buildTabs(), el.error, el.offline, el.connection, el.chatPane, buildTicketsPane());
   }
 
   function buildStartForm() {
@@ -107,6 +133,7 @@
     const form = make('form', { className: 'pw-start__form', 'data-testid': 'start-form', novalidate: true });
     const heading = make('h2', { id: 'pw-start-heading', className: 'pw-start__heading' }, 'Start a chat');
     const intro = make('p', { className: 'pw-start__intro' }, 'Tell us what you need and a technician will answer here.');
+    el.followUp = make('fieldset', { className: 'pw-followup', 'data-testid': 'open-tickets', hidden: true });
     const subjectLabel = make('label', { for: 'pw-subject' }, 'Subject (optional)');
     el.startSubject = make('input', { id: 'pw-subject', type: 'text', maxlength: 200, autocomplete: 'off', 'data-testid': 'start-subject' });
     const bodyLabel = make('label', { for: 'pw-start-body' }, 'Message');
@@ -118,7 +145,7 @@
     el.startButton = make('button', { type: 'submit', className: 'pw-button pw-button--primary', 'data-testid': 'start-button' }, 'Start chat');
     el.lastChat = make('button', { type: 'button', className: 'pw-button pw-button--link', 'data-testid': 'last-chat-button', hidden: true }, 'Show my last chat');
 
-    form.append(heading, intro, subjectLabel, el.startSubject, bodyLabel, el.startBody, hint, el.startError, el.startButton, el.lastChat);
+    form.append(heading, intro, el.followUp, subjectLabel, el.startSubject, bodyLabel, el.startBody, hint, el.startError, el.startButton, el.lastChat);
     form.addEventListener('submit', (event) => {
       event.preventDefault();
       startChat();
@@ -136,6 +163,13 @@
     el.conversationSection = make('section', { className: 'pw-conversation', 'aria-label': 'Conversation', hidden: true });
     el.subject = make('p', { className: 'pw-subject', 'data-testid': 'conversation-subject' });
     el.closed = make('div', { className: 'pw-banner pw-banner--closed', role: 'status', 'data-testid': 'closed-banner', hidden: true }, CLOSED_TEXT);
+    el.ticketBar = make('div', { className: 'pw-ticketbar', 'data-testid': 'ticket-bar', hidden: true });
+    el.askTicket = make('button', {
+      type: 'button', className: 'pw-button pw-button--quiet pw-ticketbar__ask', 'data-testid': 'ask-ticket', 'aria-describedby': 'pw-ticket-note',
+    }, 'Ask for a ticket');
+    el.askTicket.addEventListener('click', askForTicket);
+    el.ticketNote = make('p', { className: 'pw-ticketbar__note', id: 'pw-ticket-note', 'data-testid': 'ticket-explanation', 'aria-live': 'polite' });
+    el.ticketBar.append(el.askTicket, el.ticketNote);
 
     el.scroll = make('div', { className: 'pw-scroll' });
     el.loadEarlier = make('button', { type: 'button', className: 'pw-button pw-button--quiet pw-load-earlier', 'data-testid': 'load-earlier', hidden: true }, 'Load earlier messages');
@@ -176,7 +210,7 @@
       if (file) uploadFile(file);
     });
 
-    el.conversationSection.append(el.subject, el.closed, el.scroll, el.typing, el.composer);
+    el.conversationSection.append(el.subject, el.ticketBar, el.closed, el.scroll, el.typing, el.composer);
     return el.conversationSection;
   }
 
@@ -203,6 +237,9 @@
     show(el.loading, false);
     show(el.start, false);
     show(el.conversationSection, false);
+    show(el.tabs, false);
+    show(el.ticketsPane, false);
+    show(el.chatPane, true);
   }
 
   function clearFatal() {
@@ -260,7 +297,10 @@
     show(el.conversationSection, false);
     show(el.start, true);
     show(el.lastChat, !!core.pickLastClosedConversation(state.conversations));
+    state.ticket = null;
+    renderTicket();
     renderStatus();
+    offerOpenTickets();
     if (state.panelOpen) el.startBody.focus();
   }
 
@@ -490,6 +530,8 @@
       showFatal('The chat could not open: ' + err.message);
       return;
     }
+    show(el.tabs, true);
+    loadContact();
     connectLive();
   }
 
@@ -522,6 +564,7 @@
     clearTyping();
     show(el.loadEarlier, false);
     showComposerError(el.composerError, '');
+    delete el.ticketBar.dataset.error;
   }
 
   async function openConversation(conversation) {
@@ -529,6 +572,9 @@
     upsertConversation(conversation);
     resetConversationView();
     renderConversationState();
+    if (!state.ticket || state.ticket.conversationId !== conversation.id) state.ticket = null;
+    renderTicket();
+    loadTicket(conversation.id);
     show(el.loading, false);
     show(el.start, false);
     show(el.conversationSection, true);
@@ -744,12 +790,14 @@
     setBusy(el.startButton, true);
     showComposerError(el.startError, '');
     const subject = el.startSubject.value.trim();
+    const followUp = chosenFollowUp();
     try {
       const created = await api('/conversations', { method: 'POST', json: subject ? { subject, body } : { body } });
       el.startBody.value = '';
       el.startSubject.value = '';
       await openConversation(created.conversation);
       mergeIn(created.message ? [created.message] : []);
+      if (followUp) await joinTicket(created.conversation.id, followUp);
     } catch (err) {
       showComposerError(el.startError, 'The chat could not start: ' + err.message);
     } finally {
@@ -877,6 +925,370 @@
         : names.join(', ') + ' are typing\u2026';
   }
 
+  /* ---------- tabs: the chat and "My tickets" ---------- */
+
+  function buildTabs() {
+    el.tabs = make('div', { className: 'pw-tabs', role: 'tablist', 'aria-label': 'Help desk', hidden: true });
+    el.tabChat = make('button', {
+      type: 'button', role: 'tab', id: 'pw-tab-chat', className: 'pw-tab', 'aria-controls': 'pw-chat-pane',
+      'aria-selected': 'true', 'data-testid': 'tab-chat',
+    }, 'Chat');
+    el.tabTickets = make('button', {
+      type: 'button', role: 'tab', id: 'pw-tab-tickets', className: 'pw-tab', 'aria-controls': 'pw-tickets-pane',
+      'aria-selected': 'false', tabindex: '-1', 'data-testid': 'tab-tickets',
+    }, 'My tickets');
+    el.tabChat.addEventListener('click', () => selectTab('chat'));
+    el.tabTickets.addEventListener('click', () => selectTab('tickets'));
+    // Arrow keys move between tabs, as a tablist does everywhere else.
+    el.tabs.addEventListener('keydown', (event) => {
+      if (event.key !== 'ArrowRight' && event.key !== 'ArrowLeft') return;
+      event.preventDefault();
+      selectTab(state.tab === 'chat' ? 'tickets' : 'chat', true);
+    });
+    el.tabs.append(el.tabChat, el.tabTickets);
+    return el.tabs;
+  }
+
+  function selectTab(tab, focusTab) {
+    const chat = tab === 'chat';
+    const changed = state.tab !== tab;
+    state.tab = tab;
+    for (const [button, selected] of [[el.tabChat, chat], [el.tabTickets, !chat]]) {
+      button.setAttribute('aria-selected', selected ? 'true' : 'false');
+      button.tabIndex = selected ? 0 : -1;
+    }
+    show(el.chatPane, chat);
+    show(el.ticketsPane, !chat);
+    if (focusTab) (chat ? el.tabChat : el.tabTickets).focus();
+    if (!chat && changed) loadMyTickets();
+    if (chat && changed && state.conversation && !focusTab) el.input.focus();
+  }
+
+  /* ---------- the user's link to their help-desk contact ---------- */
+
+  /**
+   * Whether tickets are possible for this user. A first lookup may still be
+   * running on the server, so an unlinked answer is asked again a few times.
+   */
+  async function loadContact() {
+    clearTimeout(state.contactTimer);
+    const wasLinked = !!(state.contact && state.contact.linked);
+    try {
+      state.contact = await api('/me/contact');
+    } catch (_) {
+      // Unknown: the button stays usable and the server explains a refusal.
+      state.contact = null;
+    }
+    renderTicket();
+    // Linked just now: the start form can offer the user's open tickets.
+    if (!wasLinked && state.contact && state.contact.linked && !state.conversation && !el.start.hidden) offerOpenTickets();
+    if (state.contact && !state.contact.linked && state.contactChecks < CONTACT_RECHECKS_MS.length) {
+      state.contactTimer = setTimeout(loadContact, CONTACT_RECHECKS_MS[state.contactChecks]);
+      state.contactChecks += 1;
+    }
+  }
+
+  /* ---------- the chat's ticket ---------- */
+
+  async function loadTicket(conversationId) {
+    const seq = ++state.ticketSeq;
+    try {
+      const body = await api('/conversations/' + conversationId + '/ticket');
+      if (seq !== state.ticketSeq || !isCurrent(conversationId)) return;
+      setTicket(conversationId, body && body.ticket);
+    } catch (_) {
+      // The header keeps what it showed; the next system message asks again.
+    }
+  }
+
+  function setTicket(conversationId, view) {
+    state.ticket = view ? { conversationId, view } : null;
+    renderTicket();
+  }
+
+  /** The header's ticket chip and the conversation's "Ask for a ticket" bar. */
+  function renderTicket() {
+    const c = state.conversation;
+    const view = state.ticket && c && state.ticket.conversationId === c.id ? state.ticket.view : null;
+    const badge = core.ticketBadge(view);
+
+    el.ticketChip.textContent = '';
+    if (badge) {
+      el.ticketChip.dataset.pending = badge.pending ? 'true' : 'false';
+      el.ticketChip.dataset.ticketId = badge.pending ? '' : String(view.ticket_id);
+      el.ticketChip.title = view.summary ? badge.label + ': ' + view.summary : badge.label;
+      el.ticketChip.setAttribute('aria-label', badge.label);
+      if (badge.number) el.ticketChip.append(make('span', { className: 'pw-ticket-chip__number', 'data-testid': 'ticket-number' }, 'Ticket ' + badge.number));
+      el.ticketChip.append(make('span', { className: 'pw-ticket-chip__status', 'data-testid': 'ticket-status' }, badge.status));
+    }
+    show(el.ticketChip, !!badge);
+
+    // Without a ticket the user may ask for one, once they are linked.
+    show(el.ticketBar, !!c && !badge);
+    if (!c || badge) return;
+    const unlinked = !!state.contact && !state.contact.linked;
+    el.askTicket.disabled = unlinked || state.asking;
+    el.askTicket.setAttribute('aria-busy', state.asking ? 'true' : 'false');
+    el.ticketBar.dataset.tone = unlinked ? 'info' : '';
+    if (unlinked) el.ticketNote.textContent = state.contact.explanation || 'Tickets are not available for your account yet.';
+    else if (!el.ticketBar.dataset.error) el.ticketNote.textContent = 'A technician can also make one for you.';
+  }
+
+  async function askForTicket() {
+    const c = state.conversation;
+    if (!c || state.asking) return;
+    state.asking = true;
+    delete el.ticketBar.dataset.error;
+    renderTicket();
+    try {
+      const body = await api('/conversations/' + c.id + '/ticket', { method: 'POST' });
+      if (isCurrent(c.id)) setTicket(c.id, body && body.ticket);
+    } catch (err) {
+      if (!isCurrent(c.id)) return;
+      // 409: no confirmed contact, or the chat has a ticket already; the
+      // server's words say which.
+      el.ticketBar.dataset.error = '1';
+      el.ticketNote.textContent = capitalise(err.message);
+      if (err.status === 409) loadTicket(c.id);
+    } finally {
+      state.asking = false;
+      renderTicket();
+    }
+  }
+
+  function capitalise(text) {
+    const s = String(text || '');
+    return s.charAt(0).toUpperCase() + s.slice(1);
+  }
+
+  /* ---------- a new chat about an open ticket ---------- */
+
+  /** "Is this about one of these?" on the start form, for a user with open tickets. */
+  async function offerOpenTickets() {
+    try {
+      const body = await api('/me/tickets');
+      state.openTickets = body && body.linked ? core.splitTickets(body.tickets).open.slice(0, OFFERED_TICKETS) : [];
+    } catch (_) {
+      state.openTickets = [];
+    }
+    renderFollowUp();
+  }
+
+  function renderFollowUp() {
+    const box = el.followUp;
+    const keep = chosenFollowUp();
+    box.textContent = '';
+    if (!state.openTickets.length) {
+      show(box, false);
+      return;
+    }
+    box.append(make('legend', { className: 'pw-followup__legend' }, 'Is this about one of these?'));
+    const options = [{ id: 0, summary: 'No, something new', status: '' }].concat(state.openTickets);
+    for (const t of options) {
+      const id = 'pw-followup-' + t.id;
+      const label = make('label', { className: 'pw-followup__option', for: id, 'data-testid': t.id ? 'open-ticket-option' : 'new-issue-option' });
+      const radio = make('input', { type: 'radio', name: 'pw-followup', id, value: String(t.id), 'data-ticket-id': t.id || null });
+      radio.checked = t.id === (keep || 0);
+      const text = make('span', { className: 'pw-followup__text' });
+      if (t.id) text.append(make('span', { className: 'pw-followup__number' }, '#' + t.id + ' '));
+      text.append(make('span', {}, t.summary || 'Ticket'));
+      if (t.status) text.append(make('span', { className: 'pw-pill' }, t.status));
+      label.append(radio, text);
+      box.append(label);
+    }
+    box.append(make('p', { className: 'pw-hint' }, 'Choosing a ticket adds this chat to it instead of opening a new one.'));
+    show(box, true);
+  }
+
+  function chosenFollowUp() {
+    const picked = el.followUp.querySelector('input[name="pw-followup"]:checked');
+    const id = picked ? Number(picked.value) : 0;
+    return id > 0 ? id : 0;
+  }
+
+  async function joinTicket(conversationId, ticketId) {
+    try {
+      const body = await api('/conversations/' + conversationId + '/ticket/join', { method: 'POST', json: { ticket_id: ticketId } });
+      if (isCurrent(conversationId)) setTicket(conversationId, body && body.ticket);
+    } catch (err) {
+      // The chat itself started; only the link failed, and the bar says so.
+      if (!isCurrent(conversationId)) return;
+      el.ticketBar.dataset.error = '1';
+      el.ticketNote.textContent = 'This chat could not be added to ticket #' + ticketId + ': ' + err.message;
+      renderTicket();
+    }
+  }
+
+  /* ---------- "My tickets" ---------- */
+
+  function buildTicketsPane() {
+    el.ticketsPane = make('section', {
+      className: 'pw-pane pw-tickets', id: 'pw-tickets-pane', role: 'tabpanel', 'aria-labelledby': 'pw-tab-tickets',
+      'data-testid': 'tickets-pane', hidden: true,
+    });
+
+    el.ticketsListView = make('div', { className: 'pw-tickets__list' });
+    const head = make('div', { className: 'pw-tickets__head' });
+    head.append(make('h2', { className: 'pw-tickets__heading' }, 'My tickets'));
+    el.ticketsRefresh = make('button', { type: 'button', className: 'pw-button pw-button--link', 'data-testid': 'tickets-refresh' }, 'Refresh');
+    el.ticketsRefresh.addEventListener('click', loadMyTickets);
+    head.append(el.ticketsRefresh);
+    el.ticketsMessage = make('p', { className: 'pw-tickets__message', role: 'status', 'data-testid': 'tickets-explanation' });
+    el.openHeading = make('h3', { className: 'pw-tickets__group', hidden: true }, 'Open');
+    el.openList = make('ul', { className: 'pw-ticket-list', 'data-testid': 'ticket-list', 'aria-label': 'Open tickets' });
+    el.closedHeading = make('h3', { className: 'pw-tickets__group', hidden: true }, 'Closed');
+    el.closedList = make('ul', { className: 'pw-ticket-list', 'data-testid': 'closed-ticket-list', 'aria-label': 'Closed tickets' });
+    el.ticketsListView.append(head, el.ticketsMessage, el.openHeading, el.openList, el.closedHeading, el.closedList);
+
+    el.ticketView = make('article', { className: 'pw-ticket', 'data-testid': 'ticket-detail', 'aria-labelledby': 'pw-ticket-title', hidden: true });
+    const back = make('button', { type: 'button', className: 'pw-button pw-button--link pw-ticket__back', 'data-testid': 'ticket-back' }, '\u2190 All tickets');
+    back.addEventListener('click', () => showTicketList(true));
+    el.ticketTitle = make('h2', { className: 'pw-ticket__title', id: 'pw-ticket-title', tabindex: '-1' });
+    el.ticketMeta = make('p', { className: 'pw-ticket__meta' });
+    el.ticketNotes = make('ol', { className: 'pw-notes', 'aria-label': 'History', 'data-testid': 'ticket-notes' });
+    el.ticketReply = make('button', { type: 'button', className: 'pw-button pw-button--primary', 'data-testid': 'ticket-reply' }, 'Reply or add a file');
+    el.ticketReply.addEventListener('click', replyToTicket);
+    el.ticketError = make('p', { className: 'pw-form-error', role: 'alert', 'data-testid': 'ticket-error', hidden: true });
+    const actions = make('div', { className: 'pw-ticket__actions' });
+    actions.append(el.ticketReply, el.ticketError);
+    el.ticketView.append(back, el.ticketTitle, el.ticketMeta, el.ticketNotes, actions);
+
+    el.ticketsPane.append(el.ticketsListView, el.ticketView);
+    return el.ticketsPane;
+  }
+
+  function showTicketList(focus) {
+    state.detail = null;
+    show(el.ticketView, false);
+    show(el.ticketsListView, true);
+    if (focus) {
+      const again = el.ticketsPane.querySelector('.pw-ticket-item[aria-current="true"]') || el.tabTickets;
+      again.focus();
+    }
+  }
+
+  async function loadMyTickets() {
+    const seq = ++state.ticketsSeq;
+    showTicketList(false);
+    el.ticketsMessage.textContent = 'Loading your tickets\u2026';
+    el.ticketsRefresh.disabled = true;
+    try {
+      const body = await api('/me/tickets');
+      if (seq !== state.ticketsSeq) return;
+      renderTicketList(body || {});
+    } catch (err) {
+      if (seq !== state.ticketsSeq) return;
+      el.ticketsMessage.textContent = 'Your tickets could not be loaded: ' + err.message;
+    } finally {
+      el.ticketsRefresh.disabled = false;
+    }
+  }
+
+  function renderTicketList(body) {
+    const split = core.splitTickets(body.tickets);
+    el.openList.textContent = '';
+    el.closedList.textContent = '';
+    el.ticketsPane.dataset.linked = body.linked ? 'true' : 'false';
+    if (!body.linked) {
+      // No confirmed contact: no tickets, and why, in the server's words.
+      el.ticketsMessage.textContent = body.explanation || 'Your tickets cannot be shown yet.';
+    } else if (!split.open.length && !split.closed.length) {
+      el.ticketsMessage.textContent = 'You have no tickets with the help desk yet. Ask for one from a chat.';
+    } else {
+      el.ticketsMessage.textContent = '';
+    }
+    for (const t of split.open) el.openList.append(ticketItem(t));
+    for (const t of split.closed) el.closedList.append(ticketItem(t));
+    show(el.openHeading, split.open.length > 0);
+    show(el.openList, split.open.length > 0);
+    show(el.closedHeading, split.closed.length > 0);
+    show(el.closedList, split.closed.length > 0);
+  }
+
+  function ticketItem(t) {
+    const li = make('li');
+    const button = make('button', {
+      type: 'button', className: 'pw-ticket-item' + (t.closed ? ' pw-ticket-item--closed' : ''),
+      'data-testid': 'ticket-item', 'data-ticket-id': t.id,
+    });
+    const top = make('span', { className: 'pw-ticket-item__top' });
+    top.append(make('span', { className: 'pw-ticket-item__number' }, '#' + t.id));
+    top.append(make('span', { className: 'pw-pill' + (t.closed ? ' pw-pill--closed' : ''), 'data-testid': 'ticket-item-status' }, t.status || (t.closed ? 'Closed' : 'Open')));
+    button.append(top, make('span', { className: 'pw-ticket-item__summary' }, t.summary || 'Ticket'));
+    const updated = core.formatTime(t.updated_at);
+    if (updated) button.append(make('span', { className: 'pw-ticket-item__updated' }, 'Updated ' + updated));
+    button.addEventListener('click', () => openTicket(t.id, button));
+    li.append(button);
+    return li;
+  }
+
+  async function openTicket(id, button) {
+    for (const b of el.ticketsPane.querySelectorAll('.pw-ticket-item')) b.removeAttribute('aria-current');
+    if (button) button.setAttribute('aria-current', 'true');
+    state.detail = id;
+    el.ticketTitle.textContent = 'Ticket #' + id;
+    el.ticketMeta.textContent = 'Loading\u2026';
+    el.ticketNotes.textContent = '';
+    showComposerError(el.ticketError, '');
+    show(el.ticketsListView, false);
+    show(el.ticketView, true);
+    el.ticketTitle.focus();
+    try {
+      const body = await api('/me/tickets/' + id);
+      if (state.detail !== id) return;
+      renderTicketDetail(body);
+    } catch (err) {
+      if (state.detail !== id) return;
+      el.ticketMeta.textContent = '';
+      showComposerError(el.ticketError, 'This ticket could not be opened: ' + err.message);
+    }
+  }
+
+  function renderTicketDetail(body) {
+    const t = body.ticket || {};
+    el.ticketView.dataset.ticketId = String(t.id);
+    el.ticketTitle.textContent = '#' + t.id + ' ' + (t.summary || '');
+    el.ticketMeta.textContent = '';
+    el.ticketMeta.append(make('span', { className: 'pw-pill' + (t.closed ? ' pw-pill--closed' : ''), 'data-testid': 'ticket-detail-status' }, t.status || (t.closed ? 'Closed' : 'Open')));
+    const updated = core.formatTime(t.updated_at);
+    if (updated) el.ticketMeta.append(make('span', { className: 'pw-ticket__updated' }, 'Updated ' + updated));
+
+    const notes = Array.isArray(body.notes) ? body.notes : [];
+    if (!notes.length) el.ticketNotes.append(make('li', { className: 'pw-note pw-note--empty' }, 'No updates yet.'));
+    for (const n of notes) {
+      const li = make('li', { className: 'pw-note', 'data-testid': 'ticket-note', 'data-note-id': n.id });
+      const head = make('div', { className: 'pw-note__head' });
+      head.append(make('span', { className: 'pw-note__author' }, n.author || 'Help desk'));
+      head.append(make('time', { className: 'pw-note__time', datetime: n.created_at || '' }, core.formatTime(n.created_at)));
+      const text = make('div', { className: 'pw-note__body' });
+      text.innerHTML = n.text_html || ''; // escaped by the server, like body_html
+      openLinksOutside(text);
+      li.append(head, text);
+      el.ticketNotes.append(li);
+    }
+    el.ticketReply.textContent = t.closed ? 'Reopen in a chat' : 'Reply or add a file';
+  }
+
+  /** The chat in which the user answers the ticket; what they write there reaches it. */
+  async function replyToTicket() {
+    const id = state.detail;
+    if (!id) return;
+    setBusy(el.ticketReply, true);
+    showComposerError(el.ticketError, '');
+    try {
+      const body = await api('/me/tickets/' + id + '/chat', { method: 'POST' });
+      const c = body && body.conversation;
+      if (!c) throw new Error('the help desk did not open the chat');
+      selectTab('chat');
+      await openConversation(c);
+      el.input.focus();
+    } catch (err) {
+      showComposerError(el.ticketError, 'The chat could not open: ' + err.message);
+    } finally {
+      setBusy(el.ticketReply, false);
+    }
+  }
+
   /* ---------- live ---------- */
 
   function connectLive() {
@@ -898,7 +1310,10 @@
     if (status === 'ready') {
       show(el.connection, false);
       // Status changes are not replayed on resume, so re-read the open one.
-      if (state.everReady) refreshConversation();
+      if (state.everReady) {
+        refreshConversation();
+        if (state.conversation) loadTicket(state.conversation.id);
+      }
       state.everReady = true;
       maybeSendRead();
     }
@@ -942,6 +1357,8 @@
       const isNew = !messageNodes.has(message.id);
       if (message.author) stopTyping(message.author);
       mergeIn([message]);
+      // The server announces a ticket's number and changes as system messages.
+      if (message.kind === 'system') loadTicket(message.conversation_id);
       const fromHelpDesk = message.author && message.author.kind === 'technician';
       if (isNew && fromHelpDesk && (!state.panelOpen || document.visibilityState !== 'visible')) {
         setUnread(state.unread + 1);

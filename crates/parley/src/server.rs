@@ -10,7 +10,7 @@ use crate::identity::MasterKey;
 use crate::psa::contacts::{Contacts, ContactsConfig};
 use crate::psa::{Connectors, LivePsa, Psa};
 use crate::store::{self, Store};
-use crate::sync::{Outbox, OutboxConfig, Tickets};
+use crate::sync::{Inbound, InboundConfig, Outbox, OutboxConfig, Tickets, Webhook};
 use crate::web::{self, AppState};
 use anyhow::Context;
 use std::net::SocketAddr;
@@ -31,6 +31,8 @@ pub struct Options {
     /// Whether this instance runs an outbox worker (tests that drive the
     /// outbox by hand turn it off).
     pub run_outbox: bool,
+    /// The Halo-to-chat sync: the poller's pace, and whether it runs.
+    pub inbound: InboundConfig,
 }
 
 impl Default for Options {
@@ -39,6 +41,7 @@ impl Default for Options {
             demo_end_users: Vec::new(),
             cheap_hashing: false,
             run_outbox: true,
+            inbound: InboundConfig::default(),
         }
     }
 }
@@ -82,6 +85,10 @@ pub async fn start(config: Config, options: Options) -> anyhow::Result<Running> 
         )
     })?;
     let database_url = config.database_url();
+    let server_lock = match sqlite_path(&database_url) {
+        Some(path) => Some(store::sqlite::lock_for_server(&path)?),
+        None => None,
+    };
     let store: Arc<dyn Store> = Arc::from(store::open(&database_url).await.with_context(|| {
         format!(
             "could not open the database {}",
@@ -127,8 +134,23 @@ pub async fn start(config: Config, options: Options) -> anyhow::Result<Running> 
     let contacts = Contacts::new(store.clone(), psa.clone(), ContactsConfig::default());
     let tickets = Tickets::new(store.clone(), chat.clone(), contacts, psa.clone());
     if options.run_outbox {
-        Outbox::new(store.clone(), psa, chat.clone(), OutboxConfig::default()).spawn();
+        Outbox::new(
+            store.clone(),
+            psa.clone(),
+            chat.clone(),
+            OutboxConfig::default(),
+        )
+        .spawn();
     }
+    // Halo to chat: the webhook's worker and the poller.
+    let webhook = Webhook::new(
+        store.clone(),
+        key.clone(),
+        accounts.workspace_id(),
+        config.public_url.clone(),
+    );
+    let inbound = Inbound::new(store.clone(), psa, chat.clone(), webhook, options.inbound);
+    inbound.spawn();
 
     let listener = TcpListener::bind(config.listen)
         .await
@@ -142,14 +164,20 @@ pub async fn start(config: Config, options: Options) -> anyhow::Result<Running> 
         accounts,
         connectors,
         tickets,
+        inbound,
         config: Arc::new(config),
         metrics: Arc::default(),
         demo_end_users: Arc::new(options.demo_end_users),
     };
     let (stop, stopped) = oneshot::channel::<()>();
-    let task = tokio::spawn(web::serve(listener, state.clone(), async move {
+    let served = web::serve(listener, state.clone(), async move {
         let _ = stopped.await;
-    }));
+    });
+    // The lock lives exactly as long as the server does.
+    let task = tokio::spawn(async move {
+        let _server_lock = server_lock;
+        served.await
+    });
 
     tracing::info!(%address, "Parley is serving");
     Ok(Running {
@@ -158,6 +186,16 @@ pub async fn start(config: Config, options: Options) -> anyhow::Result<Running> 
         stop: Some(stop),
         task,
     })
+}
+
+/// The file of a SQLite database URL, as `store::open` reads it.
+fn sqlite_path(url: &str) -> Option<std::path::PathBuf> {
+    let url = url.trim();
+    let path = url
+        .strip_prefix("sqlite://")
+        .or(url.strip_prefix("sqlite:"))
+        .or((!url.contains("://") && url.ends_with(".db")).then_some(url))?;
+    Some(std::path::PathBuf::from(path))
 }
 
 /// Deletes expired sessions now and then, so the table stays small.

@@ -42,6 +42,7 @@ fn defaults() -> TicketDefaults {
         visible_outcome_id: Some(3),
         private_outcome_id: Some(2),
         closed_status_id: Some(CLOSED),
+        every_chat_becomes_ticket: false,
     }
 }
 

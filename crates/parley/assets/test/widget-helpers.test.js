@@ -254,3 +254,17 @@ test('connectLive.reconnectNow replaces the socket at once', () => {
   world.sockets[0].onclose();
   assert.equal(world.timers.length, 0);
 });
+
+test('ticketBadge: none, pending, then the number and status', () => {
+  assert.equal(core.ticketBadge(null), null);
+  assert.equal(core.ticketBadge({ ticket_id: null, pending: true }).pending, true);
+  const known = core.ticketBadge({ ticket_id: 1042, summary: 'x', status: 'In Progress', pending: false });
+  assert.deepEqual([known.pending, known.number, known.status], [false, '#1042', 'In Progress']);
+  assert.equal(core.ticketBadge({ ticket_id: 7, status: null }).status, 'Open');
+});
+
+test('splitTickets keeps the order within open and closed', () => {
+  const split = core.splitTickets([{ id: 3, closed: false }, { id: 1, closed: true }, { id: 2 }, null]);
+  assert.deepEqual(split.open.map((t) => t.id), [3, 2]);
+  assert.deepEqual(split.closed.map((t) => t.id), [1]);
+});

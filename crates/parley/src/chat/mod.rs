@@ -191,6 +191,13 @@ impl Chat {
         &*self.store
     }
 
+    /// The store itself, for a service that keeps it (an outbox worker built
+    /// beside the server's, in tests). SQLite needs one shared store per
+    /// process: its writer turn is kept inside it.
+    pub fn shared_store(&self) -> Arc<dyn Store> {
+        self.store.clone()
+    }
+
     pub fn limits(&self) -> &Limits {
         &self.limits
     }

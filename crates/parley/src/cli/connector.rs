@@ -80,6 +80,9 @@ pub struct SetArgs {
     /// Status that means closed.
     #[arg(long)]
     closed_status_id: Option<i64>,
+    /// Make every new chat a ticket, without anyone asking.
+    #[arg(long)]
+    every_chat_becomes_ticket: bool,
 
     /// Print the result as JSON.
     #[arg(long)]
@@ -206,6 +209,7 @@ async fn set(args: SetArgs) -> anyhow::Result<ExitCode> {
         visible_outcome_id: args.visible_outcome_id,
         private_outcome_id: args.private_outcome_id,
         closed_status_id: args.closed_status_id,
+        every_chat_becomes_ticket: args.every_chat_becomes_ticket,
     };
 
     let connectors = connectors(&args.service, args.allow_private).await?;

@@ -117,5 +117,6 @@ fn purpose(field: &SealedField) -> &'static str {
     match field {
         SealedField::WidgetSecret(_) => parley::accounts::WIDGET_SECRET_PURPOSE,
         SealedField::ConnectorSecret(_) => parley::psa::connector::CLIENT_SECRET_PURPOSE,
+        SealedField::WebhookSecret(_) => parley::sync::webhook::WEBHOOK_SECRET_PURPOSE,
     }
 }

@@ -72,6 +72,9 @@ pub struct TicketDefaults {
     pub private_outcome_id: Option<i64>,
     /// The status that means "closed".
     pub closed_status_id: Option<i64>,
+    /// Every new chat becomes a ticket (for end users with a confirmed
+    /// contact), without anyone asking.
+    pub every_chat_becomes_ticket: bool,
 }
 
 /// The connector as anyone may see it: no secret, only whether one is set.

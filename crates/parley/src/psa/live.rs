@@ -17,6 +17,7 @@ use crate::store::{Millis, Store, WorkspaceId, now_millis};
 use async_trait::async_trait;
 use halo::Secret;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 /// How often a continuing success is written down (a failure always is).
 const HEALTH_EVERY_MS: Millis = 60_000;
@@ -29,6 +30,9 @@ pub struct LivePsa {
     current: tokio::sync::Mutex<Option<Built>>,
     /// When health was last written, and whether it was a failure.
     last_health: Mutex<Option<(Millis, bool)>>,
+    /// The longest one Halo request may take; `None` keeps the client's
+    /// default (tests shorten it to provoke timeouts).
+    request_timeout: Option<Duration>,
 }
 
 #[derive(Debug)]
@@ -46,7 +50,14 @@ impl LivePsa {
             workspace_id,
             current: tokio::sync::Mutex::new(None),
             last_health: Mutex::new(None),
+            request_timeout: None,
         }
+    }
+
+    /// The same, with each Halo request cut off after `timeout`.
+    pub fn with_request_timeout(mut self, timeout: Duration) -> Self {
+        self.request_timeout = Some(timeout);
+        self
     }
 
     /// The client for the saved connector, built anew when it changed.
@@ -79,7 +90,11 @@ impl LivePsa {
             tenant: saved.tenant.clone(),
             allow_private: saved.allow_private,
         };
-        let psa = Arc::new(HaloPsa::connect(&settings, defaults)?);
+        let mut config = settings.config()?;
+        if let Some(timeout) = self.request_timeout {
+            config.timeout = timeout;
+        }
+        let psa = Arc::new(HaloPsa::new(config, defaults)?);
         *current = Some(Built {
             version: saved.updated_at,
             psa: psa.clone(),

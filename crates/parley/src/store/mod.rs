@@ -229,6 +229,12 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// lease ran out (its worker died) is claimed again.
     async fn claim_job(&self, now: Millis, lease_until: Millis) -> StoreResult<Option<OutboxJob>>;
 
+    /// Puts every job still marked running back in the queue, due now (its
+    /// "maybe sent" mark kept), and returns how many. Only for a store no
+    /// other worker shares: a worker starting on SQLite knows that a running
+    /// job is one a crashed process left, and need not wait out its lease.
+    async fn release_running_jobs(&self, now: Millis) -> StoreResult<u64>;
+
     /// Marks that the job is about to send a write that is not idempotent.
     async fn job_sending(&self, id: i64) -> StoreResult<()>;
 
@@ -275,6 +281,22 @@ pub trait Store: Send + Sync + std::fmt::Debug {
         ticket_id: i64,
         note_id: i64,
     ) -> StoreResult<bool>;
+
+    /// Which message a known PSA note belongs to: `None` when the note is
+    /// unknown, `Some(None)` when it is known without a message.
+    async fn psa_note_message(
+        &self,
+        workspace: WorkspaceId,
+        ticket_id: i64,
+        note_id: i64,
+    ) -> StoreResult<Option<Option<MessageId>>>;
+
+    /// The conversation's latest ticket creation job, if it ever had one.
+    async fn ticket_job(
+        &self,
+        workspace: WorkspaceId,
+        conversation: ConversationId,
+    ) -> StoreResult<Option<OutboxJob>>;
 
     /// The conversations linked to a ticket (several chats may join one).
     async fn links_for_ticket(
@@ -329,6 +351,61 @@ pub trait Store: Send + Sync + std::fmt::Debug {
         workspace: WorkspaceId,
         limit: i64,
     ) -> StoreResult<Vec<(EndUser, ContactMatchRow)>>;
+
+    // --- Halo to chat: the inbound sync and its webhook (sync::inbound)
+
+    /// Brings a PSA note into chats exactly once: records it as
+    /// [`NoteDirection::In`] and adds its messages (one per linked
+    /// conversation, each moving its conversation on as
+    /// [`Store::add_message`] does, never queued back to the PSA) in one
+    /// transaction. `None` when the note was already known, in or out, so
+    /// that a webhook and a poll seeing it together bring it in once.
+    async fn bring_in_psa_note(
+        &self,
+        workspace: WorkspaceId,
+        ticket_id: i64,
+        note_id: i64,
+        messages: Vec<NewMessage>,
+    ) -> StoreResult<Option<Vec<(Conversation, Message)>>>;
+
+    /// Sets a link's ticket status only if it still is `expected`, and adds
+    /// `message` (a system message saying so, moving the conversation on as
+    /// [`Store::add_message`] does) in the same transaction.
+    async fn move_linked_status(
+        &self,
+        workspace: WorkspaceId,
+        conversation: ConversationId,
+        expected: Option<&str>,
+        status: &str,
+        message: Option<NewMessage>,
+    ) -> StoreResult<StatusMove>;
+
+    async fn webhook_secret(
+        &self,
+        workspace: WorkspaceId,
+    ) -> StoreResult<Option<StoredWebhookSecret>>;
+
+    /// Stores a new sealed webhook secret, not yet revealed. Without
+    /// `replace`, an existing one is kept and `false` returned (two first
+    /// uses at once make one secret).
+    async fn save_webhook_secret(
+        &self,
+        workspace: WorkspaceId,
+        sealed: &str,
+        at: Millis,
+        replace: bool,
+    ) -> StoreResult<bool>;
+
+    /// Marks the secret sealed as `sealed` as shown; `false` when it was
+    /// shown already or has been replaced meanwhile.
+    async fn mark_webhook_secret_revealed(
+        &self,
+        workspace: WorkspaceId,
+        sealed: &str,
+        at: Millis,
+    ) -> StoreResult<bool>;
+
+    async fn record_webhook_received(&self, workspace: WorkspaceId, at: Millis) -> StoreResult<()>;
 }
 
 /// Opens the store a database URL names, creating and migrating the schema.

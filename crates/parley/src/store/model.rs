@@ -393,6 +393,8 @@ pub struct AuditEntry {
 pub enum SealedField {
     WidgetSecret(WorkspaceId),
     ConnectorSecret(WorkspaceId),
+    /// The PSA webhook's secret (`sync::webhook`).
+    WebhookSecret(WorkspaceId),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -546,3 +548,38 @@ pub enum NoteDirection {
 }
 
 stored_words!(NoteDirection { Out => "out", In => "in" });
+
+/// The PSA webhook's secret as stored: only sealed.
+#[derive(Clone, PartialEq, Eq)]
+pub struct StoredWebhookSecret {
+    pub workspace_id: WorkspaceId,
+    pub secret_sealed: String,
+    pub created_at: Millis,
+    /// When an admin was shown it; a secret is shown once.
+    pub revealed_at: Option<Millis>,
+    /// When a delivery with it last arrived (to the minute).
+    pub last_received_at: Option<Millis>,
+}
+
+impl fmt::Debug for StoredWebhookSecret {
+    // Even sealed, the secret stays out of logs.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("StoredWebhookSecret")
+            .field("workspace_id", &self.workspace_id)
+            .field("created_at", &self.created_at)
+            .field("revealed_at", &self.revealed_at)
+            .field("last_received_at", &self.last_received_at)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What became of a conditional change of a link's ticket status.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StatusMove {
+    /// The status moved on, with the system message that says so, if one
+    /// was given.
+    Moved(Option<Message>),
+    /// The stored status was no longer the one expected: someone else (the
+    /// webhook or the poller, here or on another instance) moved it first.
+    Stale,
+}

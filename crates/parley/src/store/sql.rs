@@ -211,7 +211,11 @@ async fn insert_message(
     // In a conversation with a ticket (or one being made), the message goes
     // to the PSA too: queued here, in the same transaction, so it is never
     // lost. System messages are Parley's own and stay in the chat.
+    // A message an agent wrote in the PSA (a technician without a Parley
+    // account) came from there: sending it back would echo it.
+    let from_psa = message.author_kind == AuthorKind::Technician && message.author_id.is_none();
     let job_kind = match message.kind {
+        _ if from_psa => None,
         MessageKind::Text | MessageKind::Note => Some(JobKind::AddNote),
         MessageKind::Attachment => Some(JobKind::AddFile),
         MessageKind::System => None,
@@ -1045,6 +1049,15 @@ impl Store for SqlStore {
                 row.try_get("client_secret_sealed")?,
             ));
         }
+        for row in sqlx::query("SELECT workspace_id, secret_sealed FROM webhook_secrets")
+            .fetch_all(&self.pool)
+            .await?
+        {
+            fields.push((
+                SealedField::WebhookSecret(row.try_get("workspace_id")?),
+                row.try_get("secret_sealed")?,
+            ));
+        }
         Ok(fields)
     }
 
@@ -1059,6 +1072,11 @@ impl Store for SqlStore {
                 }
                 SealedField::ConnectorSecret(id) => sqlx::query(
                     "UPDATE connectors SET client_secret_sealed = $1 WHERE workspace_id = $2",
+                )
+                .bind(value)
+                .bind(id),
+                SealedField::WebhookSecret(id) => sqlx::query(
+                    "UPDATE webhook_secrets SET secret_sealed = $1 WHERE workspace_id = $2",
                 )
                 .bind(value)
                 .bind(id),
@@ -1176,6 +1194,20 @@ impl Store for SqlStore {
         row.as_ref().map(job_from).transpose()
     }
 
+    async fn release_running_jobs(&self, now: Millis) -> StoreResult<u64> {
+        let mut tx = self.write().await?;
+        let released = sqlx::query(
+            "UPDATE outbox SET state = 'pending', lease_until = NULL, next_attempt_at = $1 \
+             WHERE state = 'running'",
+        )
+        .bind(now)
+        .execute(&mut *tx.tx)
+        .await?
+        .rows_affected();
+        tx.commit().await?;
+        Ok(released)
+    }
+
     async fn job_sending(&self, id: i64) -> StoreResult<()> {
         let mut tx = self.write().await?;
         sqlx::query("UPDATE outbox SET maybe_sent = 1 WHERE id = $1")
@@ -1239,11 +1271,15 @@ impl Store for SqlStore {
 
     async fn retry_failed_job(&self, workspace: WorkspaceId, id: i64) -> StoreResult<()> {
         let mut tx = self.write().await?;
+        // A retried job gets a fresh time allowance: it counts from the
+        // retry, or one more transient failure would park it again at once.
+        let now = now_millis();
         let changed = sqlx::query(
-            "UPDATE outbox SET state = 'pending', next_attempt_at = $1, finished_at = NULL \
-             WHERE id = $2 AND workspace_id = $3 AND state = 'failed'",
+            "UPDATE outbox SET state = 'pending', next_attempt_at = $1, finished_at = NULL, \
+             created_at = $2 WHERE id = $3 AND workspace_id = $4 AND state = 'failed'",
         )
-        .bind(now_millis())
+        .bind(now)
+        .bind(now)
         .bind(id)
         .bind(workspace)
         .execute(&mut *tx.tx)
@@ -1340,6 +1376,43 @@ impl Store for SqlStore {
         .fetch_optional(&self.pool)
         .await?;
         Ok(found.is_some())
+    }
+
+    async fn psa_note_message(
+        &self,
+        workspace: WorkspaceId,
+        ticket_id: i64,
+        note_id: i64,
+    ) -> StoreResult<Option<Option<MessageId>>> {
+        let row = sqlx::query(
+            "SELECT message_id FROM psa_notes WHERE workspace_id = $1 AND ticket_id = $2 \
+             AND note_id = $3",
+        )
+        .bind(workspace)
+        .bind(ticket_id)
+        .bind(note_id)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(|row| row.try_get::<Option<i64>, _>("message_id"))
+            .transpose()
+            .map_err(StoreError::from)
+    }
+
+    async fn ticket_job(
+        &self,
+        workspace: WorkspaceId,
+        conversation: ConversationId,
+    ) -> StoreResult<Option<OutboxJob>> {
+        let sql = format!(
+            "SELECT {JOB_COLUMNS} FROM outbox WHERE workspace_id = $1 AND conversation_id = $2 \
+             AND kind = 'create_ticket' ORDER BY id DESC LIMIT 1"
+        );
+        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(workspace)
+            .bind(conversation)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(job_from).transpose()
     }
 
     async fn links_for_ticket(
@@ -1566,6 +1639,187 @@ impl Store for SqlStore {
                 Ok((end_user, contact_match_from(row)?))
             })
             .collect()
+    }
+
+    async fn bring_in_psa_note(
+        &self,
+        workspace: WorkspaceId,
+        ticket_id: i64,
+        note_id: i64,
+        messages: Vec<NewMessage>,
+    ) -> StoreResult<Option<Vec<(Conversation, Message)>>> {
+        let mut tx = self.write().await?;
+
+        // The note's row is the claim: whoever inserts it brings the note in.
+        let claimed = sqlx::query(
+            "INSERT INTO psa_notes (workspace_id, ticket_id, note_id, direction, message_id, \
+             created_at) VALUES ($1, $2, $3, 'in', NULL, $4) \
+             ON CONFLICT (workspace_id, ticket_id, note_id) DO NOTHING",
+        )
+        .bind(workspace)
+        .bind(ticket_id)
+        .bind(note_id)
+        .bind(now_millis())
+        .execute(&mut *tx.tx)
+        .await?
+        .rows_affected();
+        if claimed != 1 {
+            return Ok(None);
+        }
+
+        let mut added = Vec::with_capacity(messages.len());
+        for message in &messages {
+            if message.workspace_id != workspace {
+                return Err(StoreError::NotFound("conversation"));
+            }
+            require_conversation(&mut tx.tx, workspace, message.conversation_id).await?;
+            let (conversation, id) =
+                insert_message(&mut tx.tx, message, message.conversation_id, None).await?;
+            added.push((conversation, id));
+        }
+        if let Some((_, first)) = added.first() {
+            sqlx::query(
+                "UPDATE psa_notes SET message_id = $1 WHERE workspace_id = $2 \
+                 AND ticket_id = $3 AND note_id = $4",
+            )
+            .bind(*first)
+            .bind(workspace)
+            .bind(ticket_id)
+            .bind(note_id)
+            .execute(&mut *tx.tx)
+            .await?;
+        }
+        tx.commit().await?;
+
+        let mut brought = Vec::with_capacity(added.len());
+        for (conversation, id) in added {
+            brought.push((conversation, self.message(workspace, id).await?));
+        }
+        Ok(Some(brought))
+    }
+
+    async fn move_linked_status(
+        &self,
+        workspace: WorkspaceId,
+        conversation: ConversationId,
+        expected: Option<&str>,
+        status: &str,
+        message: Option<NewMessage>,
+    ) -> StoreResult<StatusMove> {
+        let mut tx = self.write().await?;
+        // `COALESCE` compares "no status yet" too, the same on both backends.
+        let moved = sqlx::query(
+            "UPDATE ticket_links SET ticket_status = $1 WHERE workspace_id = $2 \
+             AND conversation_id = $3 AND COALESCE(ticket_status, '') = $4",
+        )
+        .bind(status)
+        .bind(workspace)
+        .bind(conversation)
+        .bind(expected.unwrap_or_default())
+        .execute(&mut *tx.tx)
+        .await?
+        .rows_affected();
+        if moved != 1 {
+            return Ok(StatusMove::Stale);
+        }
+
+        let added = match &message {
+            Some(message) => {
+                if message.workspace_id != workspace || message.conversation_id != conversation {
+                    return Err(StoreError::NotFound("conversation"));
+                }
+                Some(insert_message(&mut tx.tx, message, conversation, None).await?)
+            }
+            None => None,
+        };
+        tx.commit().await?;
+
+        match added {
+            Some((_, id)) => Ok(StatusMove::Moved(Some(self.message(workspace, id).await?))),
+            None => Ok(StatusMove::Moved(None)),
+        }
+    }
+
+    async fn webhook_secret(
+        &self,
+        workspace: WorkspaceId,
+    ) -> StoreResult<Option<StoredWebhookSecret>> {
+        let row = sqlx::query(
+            "SELECT workspace_id, secret_sealed, created_at, revealed_at, last_received_at \
+             FROM webhook_secrets WHERE workspace_id = $1",
+        )
+        .bind(workspace)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(|row| {
+            Ok(StoredWebhookSecret {
+                workspace_id: row.try_get("workspace_id")?,
+                secret_sealed: row.try_get("secret_sealed")?,
+                created_at: row.try_get("created_at")?,
+                revealed_at: row.try_get("revealed_at")?,
+                last_received_at: row.try_get("last_received_at")?,
+            })
+        })
+        .transpose()
+    }
+
+    async fn save_webhook_secret(
+        &self,
+        workspace: WorkspaceId,
+        sealed: &str,
+        at: Millis,
+        replace: bool,
+    ) -> StoreResult<bool> {
+        let mut tx = self.write().await?;
+        let sql = if replace {
+            "INSERT INTO webhook_secrets (workspace_id, secret_sealed, created_at) \
+             VALUES ($1, $2, $3) ON CONFLICT (workspace_id) DO UPDATE SET \
+             secret_sealed = excluded.secret_sealed, created_at = excluded.created_at, \
+             revealed_at = NULL"
+        } else {
+            "INSERT INTO webhook_secrets (workspace_id, secret_sealed, created_at) \
+             VALUES ($1, $2, $3) ON CONFLICT (workspace_id) DO NOTHING"
+        };
+        let saved = sqlx::query(sql)
+            .bind(workspace)
+            .bind(sealed)
+            .bind(at)
+            .execute(&mut *tx.tx)
+            .await?
+            .rows_affected();
+        tx.commit().await?;
+        Ok(saved == 1)
+    }
+
+    async fn mark_webhook_secret_revealed(
+        &self,
+        workspace: WorkspaceId,
+        sealed: &str,
+        at: Millis,
+    ) -> StoreResult<bool> {
+        let mut tx = self.write().await?;
+        let marked = sqlx::query(
+            "UPDATE webhook_secrets SET revealed_at = $1 WHERE workspace_id = $2 \
+             AND secret_sealed = $3 AND revealed_at IS NULL",
+        )
+        .bind(at)
+        .bind(workspace)
+        .bind(sealed)
+        .execute(&mut *tx.tx)
+        .await?
+        .rows_affected();
+        tx.commit().await?;
+        Ok(marked == 1)
+    }
+
+    async fn record_webhook_received(&self, workspace: WorkspaceId, at: Millis) -> StoreResult<()> {
+        let mut tx = self.write().await?;
+        sqlx::query("UPDATE webhook_secrets SET last_received_at = $1 WHERE workspace_id = $2")
+            .bind(at)
+            .bind(workspace)
+            .execute(&mut *tx.tx)
+            .await?;
+        tx.commit().await
     }
 }
 

@@ -44,6 +44,44 @@ pub async fn open(path: &Path) -> StoreResult<SqlStore> {
     Ok(SqlStore::new(pool, Backend::Sqlite))
 }
 
+/// Holds the one-server lock of a SQLite database: only one `parley serve`
+/// may run on a SQLite file (several instances need PostgreSQL), because two
+/// would each run an outbox worker and take each other's jobs. Commands such
+/// as `parley connector set` share the file without it.
+#[derive(Debug)]
+pub struct ServerLock {
+    _file: std::fs::File,
+}
+
+/// Takes the one-server lock of the SQLite database at `path`, or says which
+/// file another server holds.
+pub fn lock_for_server(path: &Path) -> StoreResult<ServerLock> {
+    let lock_path = path.with_extension("db.lock");
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&lock_path)
+        .map_err(|error| {
+            StoreError::Config(format!(
+                "could not open the lock file {}: {error}",
+                lock_path.display()
+            ))
+        })?;
+    match file.try_lock() {
+        Ok(()) => Ok(ServerLock { _file: file }),
+        Err(std::fs::TryLockError::WouldBlock) => Err(StoreError::Config(format!(
+            "another `parley serve` is already running on {}; stop it first (several \
+             instances need a PostgreSQL database)",
+            path.display()
+        ))),
+        Err(std::fs::TryLockError::Error(error)) => Err(StoreError::Config(format!(
+            "could not lock {}: {error}",
+            lock_path.display()
+        ))),
+    }
+}
+
 /// The sqlx URL for a file, created only if its directory exists: a typo in a
 /// path must not quietly start an empty database somewhere else.
 fn file_url(path: &Path) -> StoreResult<String> {
@@ -95,6 +133,22 @@ mod tests {
         let dir = std::env::temp_dir();
         let error = file_url(&dir).unwrap_err();
         assert!(error.to_string().contains("is a directory"), "{error}");
+    }
+
+    #[test]
+    fn only_one_server_holds_a_database() {
+        let dir = crate::testing::TempDir::new("lock");
+        let path = dir.path().join("parley.db");
+
+        let first = lock_for_server(&path).unwrap();
+        let second = lock_for_server(&path).unwrap_err();
+        assert!(second.to_string().contains("already running"), "{second}");
+
+        drop(first);
+        assert!(
+            lock_for_server(&path).is_ok(),
+            "the lock ends with its holder"
+        );
     }
 
     #[test]

@@ -991,3 +991,216 @@ async fn the_contact_queue_holds_the_unmatched_longest_waiting_first() {
         assert_eq!(store.contact_queue(ws, 1).await.unwrap().len(), 1);
     }
 }
+
+/// A message from an agent in the PSA: named, without a Parley account.
+fn from_agent(workspace: WorkspaceId, conversation: ConversationId, body: &str) -> NewMessage {
+    NewMessage {
+        author_id: None,
+        author_name: Some("Marco Rossi".to_owned()),
+        ..text(workspace, conversation, AuthorKind::Technician, body)
+    }
+}
+
+#[tokio::test]
+async fn a_psa_note_is_brought_into_every_linked_chat_once_and_never_sent_back() {
+    for (_db, store) in
+        stores("a_psa_note_is_brought_into_every_linked_chat_once_and_never_sent_back").await
+    {
+        let ws = workspace(&*store).await.id;
+        let user = end_user(&*store, ws, "dana@client.example").await;
+        let (one, _) = conversation(&*store, ws, user.id).await;
+        let (two, _) = conversation(&*store, ws, user.id).await;
+        for chat in [one.id, two.id] {
+            store
+                .request_ticket(ticket_request(ws, chat))
+                .await
+                .unwrap();
+            store
+                .set_linked_ticket(chat, 1001, "Printer", Some("New"), now_millis())
+                .await
+                .unwrap();
+        }
+        let jobs_before = store.jobs(ws, JobState::Pending, 100).await.unwrap().len();
+
+        let first = store
+            .bring_in_psa_note(
+                ws,
+                1001,
+                7,
+                vec![
+                    from_agent(ws, one.id, "Rebooted it"),
+                    from_agent(ws, two.id, "Rebooted it"),
+                ],
+            )
+            .await
+            .unwrap()
+            .expect("the first sight brings it in");
+        let again = store
+            .bring_in_psa_note(ws, 1001, 7, vec![from_agent(ws, one.id, "Rebooted it")])
+            .await
+            .unwrap();
+        store
+            .record_psa_note(ws, 1001, 8, NoteDirection::Out, None)
+            .await
+            .unwrap();
+        let own = store
+            .bring_in_psa_note(ws, 1001, 8, vec![from_agent(ws, one.id, "Parley's own")])
+            .await
+            .unwrap();
+
+        assert_eq!(first.len(), 2);
+        let (after, message) = &first[0];
+        assert_eq!(after.last_message_id, Some(message.id));
+        assert_eq!(message.author_name.as_deref(), Some("Marco Rossi"));
+        assert_eq!(message.author_id, None);
+        assert!(again.is_none(), "{again:?}");
+        assert!(own.is_none(), "a note Parley wrote is never brought in");
+        assert!(store.psa_note_known(ws, 1001, 7).await.unwrap());
+        let jobs_after = store.jobs(ws, JobState::Pending, 100).await.unwrap().len();
+        assert_eq!(jobs_after, jobs_before, "nothing goes back to the PSA");
+        let plain = store
+            .add_message(from_agent(ws, one.id, "through add_message"))
+            .await
+            .unwrap();
+        assert_eq!(plain.0.last_message_id, Some(plain.1.id));
+        assert_eq!(
+            store.jobs(ws, JobState::Pending, 100).await.unwrap().len(),
+            jobs_before,
+            "an agent's message from the PSA is never queued, however added"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_linked_status_moves_once_with_its_message() {
+    for (_db, store) in stores("a_linked_status_moves_once_with_its_message").await {
+        let ws = workspace(&*store).await.id;
+        let user = end_user(&*store, ws, "dana@client.example").await;
+        let (chat, _) = conversation(&*store, ws, user.id).await;
+        store
+            .request_ticket(ticket_request(ws, chat.id))
+            .await
+            .unwrap();
+        store
+            .set_linked_ticket(chat.id, 1001, "Printer", None, now_millis())
+            .await
+            .unwrap();
+        let said = |body: &str| NewMessage {
+            kind: MessageKind::System,
+            author_id: None,
+            ..text(ws, chat.id, AuthorKind::System, body)
+        };
+
+        let quiet = store
+            .move_linked_status(ws, chat.id, None, "New", None)
+            .await
+            .unwrap();
+        let moved = store
+            .move_linked_status(
+                ws,
+                chat.id,
+                Some("New"),
+                "In Progress",
+                Some(said("Ticket #1001 is now In Progress")),
+            )
+            .await
+            .unwrap();
+        let stale = store
+            .move_linked_status(
+                ws,
+                chat.id,
+                Some("New"),
+                "In Progress",
+                Some(said("Ticket #1001 is now In Progress")),
+            )
+            .await
+            .unwrap();
+
+        assert_eq!(quiet, StatusMove::Moved(None));
+        let StatusMove::Moved(Some(message)) = moved else {
+            panic!("the status moves: {moved:?}");
+        };
+        assert_eq!(message.kind, MessageKind::System);
+        let after = store.conversation(ws, chat.id).await.unwrap();
+        assert_eq!(after.last_message_id, Some(message.id));
+        assert_eq!(stale, StatusMove::Stale);
+        let link = store.ticket_link(ws, chat.id).await.unwrap().unwrap();
+        assert_eq!(link.ticket_status.as_deref(), Some("In Progress"));
+        let history = store
+            .messages(MessagePage {
+                workspace_id: ws,
+                conversation_id: chat.id,
+                before: None,
+                limit: 50,
+                include_notes: true,
+            })
+            .await
+            .unwrap();
+        let said: Vec<&str> = history
+            .iter()
+            .filter(|m| m.kind == MessageKind::System)
+            .map(|m| m.body.as_str())
+            .collect();
+        assert_eq!(said, ["Ticket #1001 is now In Progress"]);
+    }
+}
+
+#[tokio::test]
+async fn the_webhook_secret_is_made_once_shown_once_and_resealed_with_the_rest() {
+    for (_db, store) in
+        stores("the_webhook_secret_is_made_once_shown_once_and_resealed_with_the_rest").await
+    {
+        let ws = workspace(&*store).await.id;
+        assert!(store.webhook_secret(ws).await.unwrap().is_none());
+
+        let made = store.save_webhook_secret(ws, "sealed-1", 10, false).await;
+        let second = store.save_webhook_secret(ws, "sealed-2", 11, false).await;
+        let shown = store.mark_webhook_secret_revealed(ws, "sealed-1", 12).await;
+        let shown_again = store.mark_webhook_secret_revealed(ws, "sealed-1", 13).await;
+        store.record_webhook_received(ws, 14).await.unwrap();
+
+        assert!(made.unwrap());
+        assert!(
+            !second.unwrap(),
+            "a second first use keeps the first secret"
+        );
+        assert!(shown.unwrap());
+        assert!(!shown_again.unwrap());
+        let stored = store.webhook_secret(ws).await.unwrap().unwrap();
+        assert_eq!(stored.secret_sealed, "sealed-1");
+        assert_eq!(stored.revealed_at, Some(12));
+        assert_eq!(stored.last_received_at, Some(14));
+        assert!(!format!("{stored:?}").contains("sealed-1"));
+
+        // A rotation replaces it, to be shown again; a stale reveal fails.
+        assert!(
+            store
+                .save_webhook_secret(ws, "sealed-3", 20, true)
+                .await
+                .unwrap()
+        );
+        let rotated = store.webhook_secret(ws).await.unwrap().unwrap();
+        assert_eq!(
+            (rotated.secret_sealed.as_str(), rotated.revealed_at),
+            ("sealed-3", None)
+        );
+        assert!(
+            !store
+                .mark_webhook_secret_revealed(ws, "sealed-1", 21)
+                .await
+                .unwrap()
+        );
+
+        let fields = store.sealed_fields().await.unwrap();
+        assert!(fields.contains(&(SealedField::WebhookSecret(ws), "sealed-3".to_owned())));
+        store
+            .replace_sealed(vec![(
+                SealedField::WebhookSecret(ws),
+                "resealed".to_owned(),
+            )])
+            .await
+            .unwrap();
+        let resealed = store.webhook_secret(ws).await.unwrap().unwrap();
+        assert_eq!(resealed.secret_sealed, "resealed");
+    }
+}

@@ -94,6 +94,7 @@ impl Outbox {
     pub fn spawn(self) -> tokio::task::JoinHandle<()> {
         tokio::spawn(async move {
             let mut wake = self.chat.hub().subscribe();
+            self.recover().await;
             loop {
                 match self.run_once().await {
                     Ok(true) => continue,
@@ -107,6 +108,25 @@ impl Outbox {
                 }
             }
         })
+    }
+
+    /// On SQLite this process is the only worker, so a job still running
+    /// is one a crash (kill -9, power loss) interrupted: it is queued again at
+    /// once instead of after its lease, and its "maybe sent" mark makes the
+    /// next attempt adopt what the interrupted one wrote. On PostgreSQL other
+    /// instances' workers may be running their jobs, so leases decide.
+    async fn recover(&self) {
+        if self.store.backend() != crate::store::Backend::Sqlite {
+            return;
+        }
+        match self.store.release_running_jobs(now_millis()).await {
+            Ok(0) => {}
+            Ok(released) => tracing::warn!(
+                released,
+                "PSA writes interrupted by a crash are queued again"
+            ),
+            Err(error) => tracing::error!(%error, "could not queue interrupted PSA writes again"),
+        }
     }
 
     /// Claims and runs one due job; `false` when none was due.
@@ -297,14 +317,7 @@ impl Outbox {
         note: &NewPsaNote,
     ) -> Result<PsaNote, JobError> {
         let earlier = if job.maybe_sent {
-            self.psa
-                .notes(note.ticket_id)
-                .await?
-                .into_iter()
-                .find(|written| {
-                    written.text.contains(note.text.trim())
-                        && written.visible_to_user == note.visible_to_user
-                })
+            self.earlier_note(job, note).await?
         } else {
             None
         };
@@ -327,6 +340,38 @@ impl Outbox {
             )
             .await?;
         Ok(written)
+    }
+
+    /// The note an earlier attempt of this job may have written: one with
+    /// the same text and visibility that Parley does not know as another
+    /// message's (the same words sent twice, "ok" and "ok", are two notes),
+    /// the newest first, as the lost write is the latest.
+    async fn earlier_note(
+        &self,
+        job: &OutboxJob,
+        note: &NewPsaNote,
+    ) -> Result<Option<PsaNote>, JobError> {
+        let mut notes = self.psa.notes(note.ticket_id).await?;
+        notes.sort_by_key(|written| std::cmp::Reverse(written.id));
+        for written in notes {
+            if !written.text.contains(note.text.trim())
+                || written.visible_to_user != note.visible_to_user
+            {
+                continue;
+            }
+            let owner = self
+                .store
+                .psa_note_message(job.workspace_id, note.ticket_id, written.id)
+                .await?;
+            match owner {
+                None => return Ok(Some(written)),
+                Some(message) if message.is_some() && message == job.message_id => {
+                    return Ok(Some(written));
+                }
+                Some(_) => {}
+            }
+        }
+        Ok(None)
     }
 
     /// The ticket, message and author name a message job needs.

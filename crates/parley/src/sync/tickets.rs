@@ -291,10 +291,15 @@ impl Tickets {
             );
             return Err(TicketError::NotFound("ticket"));
         }
-        Ok((
-            ticket,
-            notes.into_iter().filter(|n| n.visible_to_user).collect(),
-        ))
+        let notes = notes
+            .into_iter()
+            .filter(|n| n.visible_to_user)
+            .map(|mut note| {
+                note.text = without_marker(&note.text);
+                note
+            })
+            .collect();
+        Ok((ticket, notes))
     }
 
     /// The end user's chat about one of their tickets: the open one already
@@ -439,6 +444,21 @@ impl Tickets {
     }
 }
 
+/// Note text without the marker line Parley puts in a ticket it makes: the
+/// marker is for finding the ticket again, not for the end user to read.
+fn without_marker(text: &str) -> String {
+    text.lines()
+        .filter(|line| {
+            !line
+                .trim_start()
+                .starts_with(crate::psa::halo::MARKER_PREFIX)
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+        .trim_end()
+        .to_owned()
+}
+
 fn cut(text: &str, max: usize) -> String {
     if text.chars().count() <= max {
         return text.to_owned();
@@ -446,4 +466,15 @@ fn cut(text: &str, max: usize) -> String {
     let mut cut: String = text.chars().take(max - 1).collect();
     cut.push('…');
     cut
+}
+
+#[cfg(test)]
+mod tests {
+    use super::without_marker;
+
+    #[test]
+    fn the_marker_line_is_not_shown_to_end_users() {
+        let text = "Alice (10:02): the printer jams\n\nParley chat reference: parley-1-2-abc";
+        assert_eq!(without_marker(text), "Alice (10:02): the printer jams");
+    }
 }

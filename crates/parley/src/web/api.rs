@@ -71,6 +71,43 @@ pub async fn list_conversations(
     Ok(Json(ConversationList { conversations }))
 }
 
+/// When the admin chose that every chat becomes a ticket, asks for one in
+/// the background: the end user's contact may still be being looked up, and
+/// the chat must not wait on the PSA for it.
+async fn auto_ticket(state: &AppState, actor: &Actor, conversation_id: i64) {
+    let Actor::EndUser(end_user) = actor else {
+        return;
+    };
+    let wanted = matches!(
+        state.connectors.show().await,
+        Ok(Some(connector)) if connector.defaults.every_chat_becomes_ticket
+    );
+    if !wanted {
+        return;
+    }
+
+    let (tickets, actor, end_user) = (state.tickets.clone(), actor.clone(), end_user.clone());
+    tokio::spawn(async move {
+        // The first chat of a new end user starts their contact lookup.
+        let _ = tickets.contacts().match_for(&end_user).await;
+        tickets
+            .contacts()
+            .settled(&end_user, std::time::Duration::from_secs(30))
+            .await;
+        match tickets.request(&actor, conversation_id).await {
+            Ok(_) => tracing::info!(
+                conversation.id = conversation_id,
+                "ticket asked for automatically"
+            ),
+            Err(error) => tracing::info!(
+                conversation.id = conversation_id,
+                reason = %error,
+                "no automatic ticket; a technician can make one"
+            ),
+        }
+    });
+}
+
 #[derive(Debug, Deserialize)]
 pub struct StartRequest {
     subject: Option<String>,
@@ -86,6 +123,7 @@ pub async fn start_conversation(
         .chat
         .start(&actor, request.subject.as_deref(), &request.body)
         .await?;
+    auto_ticket(&state, &actor, conversation.id).await;
     Ok((
         StatusCode::CREATED,
         Json(json!({ "conversation": conversation, "message": message })),

@@ -444,6 +444,7 @@ struct FormPage {
     /// Shown after a passing test.
     show_defaults: bool,
     defaults: Vec<DefaultField>,
+    every_chat_becomes_ticket: bool,
 }
 
 /// What the form posts. Every field is text, as browsers send it; the
@@ -474,6 +475,8 @@ pub struct ConnectorPost {
     private_outcome_id: String,
     #[serde(default)]
     closed_status_id: String,
+    #[serde(default)]
+    every_chat_becomes_ticket: String,
     #[serde(default)]
     confirm_replace: String,
 }
@@ -515,6 +518,7 @@ impl ConnectorPost {
             visible_outcome_id: id(&self.visible_outcome_id, "outcome for visible notes")?,
             private_outcome_id: id(&self.private_outcome_id, "outcome for private notes")?,
             closed_status_id: id(&self.closed_status_id, "closed status")?,
+            every_chat_becomes_ticket: !self.every_chat_becomes_ticket.is_empty(),
         })
     }
 }
@@ -597,6 +601,7 @@ async fn form_page(
         checks: shown.report.as_ref().map(check_rows).unwrap_or_default(),
         show_defaults: test_ok && lists.is_some(),
         defaults: default_fields(lists.as_ref(), &saved_defaults),
+        every_chat_becomes_ticket: saved_defaults.every_chat_becomes_ticket,
     };
     Ok((status, Html(page.render()?)).into_response())
 }

@@ -12,6 +12,8 @@ pub mod auth;
 pub mod connector_api;
 /// The admin's PSA pages: Connectors, the HaloPSA form, the audit log.
 mod connector_pages;
+/// The technicians' "Needs a contact" page.
+mod contact_pages;
 /// The one mapping from errors to HTTP answers.
 pub mod error;
 /// `/metrics` in Prometheus' text format.
@@ -20,6 +22,10 @@ pub mod metrics;
 mod pages;
 /// Tickets from chats, sync states, the end user's tickets, the contact queue.
 pub mod ticket_api;
+/// The PSA webhook, and the admin's API for its secret.
+pub mod webhook_api;
+/// The admin's webhook page.
+mod webhook_pages;
 /// The live chat socket.
 mod ws;
 
@@ -27,7 +33,7 @@ use crate::accounts::Accounts;
 use crate::chat::Chat;
 use crate::config::Config;
 use crate::psa::Connectors;
-use crate::sync::Tickets;
+use crate::sync::{Inbound, Tickets};
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
 use axum::http::{HeaderValue, StatusCode, header};
@@ -47,6 +53,8 @@ pub struct AppState {
     pub accounts: Accounts,
     pub connectors: Connectors,
     pub tickets: Tickets,
+    /// Halo to chat: the webhook's secret and queue, the poller.
+    pub inbound: Inbound,
     pub config: Arc<Config>,
     pub metrics: Arc<metrics::Metrics>,
     /// Seeded end users (name, email) for the demo portal; empty outside
@@ -102,6 +110,13 @@ pub fn router(state: AppState) -> Router {
         .route("/connector/normalize", post(connector_api::normalize))
         .route("/connector/test", post(connector_api::test))
         .route("/audit", get(connector_api::audit))
+        .route(
+            "/psa/webhook",
+            post(webhook_api::receive).layer(DefaultBodyLimit::max(webhook_api::MAX_WEBHOOK_BYTES)),
+        )
+        .route("/connector/webhook", get(webhook_api::info))
+        .route("/connector/webhook/reveal", post(webhook_api::reveal))
+        .route("/connector/webhook/rotate", post(webhook_api::rotate))
         .route("/ws", get(ws::upgrade))
         .route("/openapi.json", get(openapi))
         .fallback(api::not_found);
@@ -130,8 +145,22 @@ pub fn router(state: AppState) -> Router {
             get(connector_pages::disconnect_form).post(connector_pages::disconnect),
         )
         .route("/admin/audit", get(connector_pages::audit_page))
+        .route(
+            "/admin/connectors/webhook",
+            get(webhook_pages::webhook_page),
+        )
+        .route(
+            "/admin/connectors/webhook/reveal",
+            post(webhook_pages::reveal),
+        )
+        .route(
+            "/admin/connectors/webhook/rotate",
+            post(webhook_pages::rotate),
+        )
         .route("/console", get(pages::inbox))
         .route("/console/conversations/{id}", get(pages::conversation))
+        .route("/console/contacts", get(contact_pages::queue_page))
+        .route("/console/contacts/{end_user}", post(contact_pages::choose))
         .route(
             "/console/conversations/{id}/{action}",
             post(pages::conversation_action),
@@ -281,6 +310,10 @@ fn static_asset(name: &str) -> Option<Response> {
         ),
         "chat-core.js" => (include_str!("../../assets/chat-core.js"), "text/javascript"),
         "console.js" => (include_str!("../../assets/console.js"), "text/javascript"),
+        "console-tickets.js" => (
+            include_str!("../../assets/console-tickets.js"),
+            "text/javascript",
+        ),
         "connectors.js" => (
             include_str!("../../assets/connectors.js"),
             "text/javascript",

@@ -120,6 +120,38 @@ struct ConversationPage {
     messages: Vec<MessageRow>,
     has_more: bool,
     first_id: i64,
+    /// The chat's ticket in the PSA, if one was made or joined.
+    ticket: TicketPanel,
+    /// Whether a PSA is connected, so that "Create ticket" can work at all.
+    psa_connected: bool,
+}
+
+/// The side panel's ticket, ready for the template (which `console-tickets.js`
+/// keeps up to date).
+#[derive(Default)]
+struct TicketPanel {
+    linked: bool,
+    /// Halo has not answered yet, so there is no number.
+    pending: bool,
+    /// The ticket id, 0 while pending.
+    number: i64,
+    summary: String,
+    status: String,
+}
+
+impl From<Option<crate::sync::TicketLinkView>> for TicketPanel {
+    fn from(view: Option<crate::sync::TicketLinkView>) -> Self {
+        let Some(view) = view else {
+            return Self::default();
+        };
+        Self {
+            linked: true,
+            pending: view.pending,
+            number: view.ticket_id.unwrap_or_default(),
+            summary: view.summary.unwrap_or_default(),
+            status: view.status.unwrap_or_default(),
+        }
+    }
 }
 
 #[derive(Template)]
@@ -469,6 +501,18 @@ pub async fn conversation(
         .map(|a| (a.id, a.name))
         .collect();
 
+    // A store read: the panel shows what Parley knows without asking the PSA.
+    let ticket = state
+        .tickets
+        .link(&actor, id)
+        .await
+        .map_err(ApiError::from)?;
+    let psa_connected = state
+        .connectors
+        .show()
+        .await
+        .is_ok_and(|connector| connector.is_some());
+
     let frame = Frame {
         last_message_id: messages.last().map_or(0, |m| m.id),
         ..Frame::signed_in(&account)
@@ -490,6 +534,8 @@ pub async fn conversation(
         first_id: messages.first().map_or(0, |m| m.id),
         messages: messages.iter().map(message_row).collect(),
         has_more,
+        ticket: ticket.into(),
+        psa_connected,
     })
 }
 
@@ -517,7 +563,8 @@ pub struct ActionForm {
     technician_id: Option<i64>,
 }
 
-/// The console's plain-form actions: reply, note, claim, transfer, close.
+/// The console's plain-form actions: reply, note, claim, transfer, close,
+/// and making a ticket of the chat.
 pub async fn conversation_action(
     State(state): State<AppState>,
     account: Option<SignedInAccount>,
@@ -535,6 +582,13 @@ pub async fn conversation_action(
         "note" => drop(state.chat.post(&actor, id, &form.body, true).await?),
         "claim" => drop(state.chat.claim(&actor, id).await?),
         "close" => drop(state.chat.close(&actor, id).await?),
+        "ticket" => drop(
+            state
+                .tickets
+                .request(&actor, id)
+                .await
+                .map_err(ApiError::from)?,
+        ),
         "transfer" => {
             let Some(to) = form.technician_id else {
                 return Err(ApiError::Invalid("choose a technician".to_owned()).into());

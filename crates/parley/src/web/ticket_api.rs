@@ -99,11 +99,28 @@ pub async fn sync(
     ApiActor(actor): ApiActor,
     Path(id): Path<i64>,
 ) -> ApiResult<Json<Value>> {
-    technician(&actor)?;
+    let account = technician(&actor)?;
     state.chat.conversation(&actor, id).await?;
-    let states = state.chat.store().message_sync(id).await?;
+    let store = state.chat.store();
+    let states = store.message_sync(id).await?;
     let views: Vec<SyncView> = states.iter().map(SyncView::from).collect();
-    Ok(Json(json!({ "sync": views })))
+    // The ticket's creation has no message of its own, but it can be parked
+    // too (and holds back every message after it): shown here with its job
+    // id, so that it can be retried like a message.
+    let ticket = store
+        .ticket_job(account.workspace_id, id)
+        .await?
+        .map(|job| {
+            let view = SyncView::from(&crate::store::MessageSync {
+                message_id: 0,
+                job_id: job.id,
+                state: job.state,
+                result: job.result.clone(),
+                last_error: job.last_error.clone(),
+            });
+            json!({ "job_id": view.job_id, "state": view.state, "error": view.error })
+        });
+    Ok(Json(json!({ "sync": views, "ticket": ticket })))
 }
 
 /// `POST /outbox/{job}/retry`: put a parked PSA write back in the queue.

@@ -46,6 +46,19 @@ impl TestServer {
 
     /// Parley with a configuration the story adjusts first.
     pub async fn start_with(adjust: impl FnOnce(&mut Config)) -> Self {
+        let options = server::Options {
+            cheap_hashing: true,
+            ..server::Options::default()
+        };
+        Self::start_with_options(adjust, options).await
+    }
+
+    /// Parley with a configuration and server options the story chose (for
+    /// example without its own outbox worker).
+    pub async fn start_with_options(
+        adjust: impl FnOnce(&mut Config),
+        options: server::Options,
+    ) -> Self {
         let dir = TempDir::new("stories");
         let mut config = Config {
             listen: "127.0.0.1:0".parse().expect("a valid address"),
@@ -53,10 +66,6 @@ impl TestServer {
             ..Config::default()
         };
         adjust(&mut config);
-        let options = server::Options {
-            cheap_hashing: true,
-            ..server::Options::default()
-        };
         let running = server::start(config, options)
             .await
             .expect("the server starts");
