@@ -490,6 +490,7 @@ impl Chat {
                 expected_technician: None,
                 status: ConversationStatus::Active,
                 technician_id: Some(account.id),
+                psa_status: None,
                 at: now_millis(),
             })
         })
@@ -524,6 +525,7 @@ impl Chat {
                 expected_technician: Some(current.technician_id),
                 status: ConversationStatus::Active,
                 technician_id: Some(target.id),
+                psa_status: None,
                 at: now_millis(),
             })
         })
@@ -532,6 +534,20 @@ impl Chat {
 
     /// Closes a conversation; the end user or any technician may.
     pub async fn close(&self, actor: &Actor, id: ConversationId) -> ChatResult<ConversationView> {
+        self.close_with_ticket(actor, id, None).await
+    }
+
+    /// Closes a conversation and, when a technician asks, gives its ticket a
+    /// status in the PSA (queued with the close, sent by the outbox).
+    pub async fn close_with_ticket(
+        &self,
+        actor: &Actor,
+        id: ConversationId,
+        ticket_status: Option<i64>,
+    ) -> ChatResult<ConversationView> {
+        if ticket_status.is_some() && !actor.is_help_desk() {
+            return Err(ChatError::Forbidden("only technicians close tickets"));
+        }
         let workspace_id = actor.workspace_id();
         self.change(actor, id, |current| {
             if current.status == ConversationStatus::Closed {
@@ -544,6 +560,7 @@ impl Chat {
                 expected_technician: Some(current.technician_id),
                 status: ConversationStatus::Closed,
                 technician_id: current.technician_id,
+                psa_status: ticket_status,
                 at: now_millis(),
             })
         })
@@ -843,7 +860,7 @@ fn cut(text: &str, max: usize) -> String {
 
 /// A file name safe to store and to put in a download header: no path, no
 /// control characters, not empty.
-fn clean_file_name(name: &str) -> ChatResult<String> {
+pub(crate) fn clean_file_name(name: &str) -> ChatResult<String> {
     let base = name.rsplit(['/', '\\']).next().unwrap_or(name);
     let clean: String = base
         .chars()

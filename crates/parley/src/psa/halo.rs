@@ -33,8 +33,8 @@ use tokio::sync::Mutex;
 use tokio::time::Instant;
 
 use super::{
-    Changes, Contact, NewPsaFile, NewPsaNote, NewPsaTicket, Psa, PsaError, PsaNote, PsaResult,
-    PsaTicket, TicketDefaults,
+    Changes, Contact, NewPsaFile, NewPsaNote, NewPsaTicket, Psa, PsaError, PsaFile, PsaNote,
+    PsaResult, PsaTicket, TicketDefaults,
 };
 
 /// The longest summary Parley sends. halo-api.md records no limit for
@@ -556,6 +556,76 @@ impl Psa for HaloPsa {
             .map_err(fail(&format!("ticket {}", file.ticket_id)))?;
         tracing::info!(attachment.id = saved.id, "file uploaded to Halo");
         Ok(saved.id)
+    }
+
+    /// The ticket's attachments. Halo's list does not say (in the fields
+    /// `halo::model::Attachment` reads) whether a file is on a private
+    /// action, so the ticket's actions are read too: a file on a private
+    /// action, or on one that cannot be found, is not visible.
+    #[tracing::instrument(skip_all, fields(ticket.id = ticket_id))]
+    async fn files(&self, ticket_id: i64) -> PsaResult<Vec<PsaFile>> {
+        let what = format!("ticket {ticket_id}");
+        let attachments = self
+            .client
+            .list_attachments(ticket_id, None)
+            .await
+            .map_err(fail(&what))?;
+        if attachments.is_empty() {
+            return Ok(Vec::new());
+        }
+        let actions = self
+            .client
+            .list_actions(ticket_id, &ActionQuery::default())
+            .await
+            .map_err(fail(&what))?;
+
+        let mut files: Vec<PsaFile> = attachments
+            .into_iter()
+            .filter(|file| file.ticket_id.is_none_or(|id| id == ticket_id))
+            .map(|file| {
+                let visible_to_user = match file.action_id {
+                    None => true,
+                    Some(action_id) => actions
+                        .iter()
+                        .find(|action| action.id == action_id)
+                        .is_some_and(|action| !action.hiddenfromuser),
+                };
+                PsaFile {
+                    id: file.id,
+                    ticket_id,
+                    note_id: file.action_id,
+                    file_name: file.filename.trim().to_owned(),
+                    content_type: file.content_type.filter(|given| !given.trim().is_empty()),
+                    size: file.filesize,
+                    visible_to_user,
+                    created_at: file.datecreated.map(time),
+                }
+            })
+            .collect();
+        files.sort_by_key(|file| file.id);
+        Ok(files)
+    }
+
+    #[tracing::instrument(skip_all, fields(attachment.id = id))]
+    async fn download_file(&self, id: i64) -> PsaResult<(String, String, Vec<u8>)> {
+        let file = self
+            .client
+            .download_attachment(id)
+            .await
+            .map_err(fail(&format!("file {id}")))?;
+        let content_type = file
+            .content_type
+            .as_deref()
+            .and_then(|given| given.split(';').next())
+            .map(str::trim)
+            .filter(|given| !given.is_empty())
+            .unwrap_or("application/octet-stream")
+            .to_owned();
+        Ok((
+            file.filename.unwrap_or_else(|| format!("file-{id}")),
+            content_type,
+            file.bytes,
+        ))
     }
 
     /// Changes the status with a ticket update (`POST /Tickets` with `id`

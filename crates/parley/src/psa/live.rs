@@ -9,8 +9,8 @@
 use super::connector::{CLIENT_SECRET_PURPOSE, TicketDefaults};
 use super::halo::{HaloPsa, HaloSettings};
 use super::{
-    Changes, Contact, NewPsaFile, NewPsaNote, NewPsaTicket, Psa, PsaError, PsaNote, PsaResult,
-    PsaTicket,
+    Changes, Contact, NewPsaFile, NewPsaNote, NewPsaTicket, Psa, PsaError, PsaFile, PsaNote,
+    PsaResult, PsaTicket,
 };
 use crate::identity::MasterKey;
 use crate::store::{Millis, Store, WorkspaceId, now_millis};
@@ -195,6 +195,16 @@ impl Psa for LivePsa {
 
     async fn add_file(&self, file: &NewPsaFile) -> PsaResult<i64> {
         let result = self.psa().await?.add_file(file).await;
+        self.health(result).await
+    }
+
+    async fn files(&self, ticket_id: i64) -> PsaResult<Vec<PsaFile>> {
+        let result = self.psa().await?.files(ticket_id).await;
+        self.health(result).await
+    }
+
+    async fn download_file(&self, id: i64) -> PsaResult<(String, String, Vec<u8>)> {
+        let result = self.psa().await?.download_file(id).await;
         self.health(result).await
     }
 

@@ -122,6 +122,23 @@ pub struct NewPsaFile {
     pub data: Vec<u8>,
 }
 
+/// A file on a ticket, as the PSA lists it. `visible_to_user` is false for a
+/// file on a private note, which never reaches an end user.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct PsaFile {
+    pub id: i64,
+    pub ticket_id: i64,
+    /// The note it is attached to, if any.
+    pub note_id: Option<i64>,
+    pub file_name: String,
+    pub content_type: Option<String>,
+    /// Size in bytes, as the PSA says.
+    pub size: i64,
+    pub visible_to_user: bool,
+    /// When it was added, RFC 3339.
+    pub created_at: Option<String>,
+}
+
 /// Changes on the PSA's side since a cursor, for the poller.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Changes {
@@ -177,6 +194,18 @@ pub trait Psa: Send + Sync + std::fmt::Debug {
     async fn notes(&self, ticket_id: i64) -> PsaResult<Vec<PsaNote>>;
 
     async fn add_file(&self, file: &NewPsaFile) -> PsaResult<i64>;
+
+    /// The ticket's files, those on private notes included (marked not
+    /// visible). A PSA that cannot list files keeps this default.
+    async fn files(&self, ticket_id: i64) -> PsaResult<Vec<PsaFile>> {
+        let _ = ticket_id;
+        Ok(Vec::new())
+    }
+
+    /// A file's contents: (file name, content type, bytes).
+    async fn download_file(&self, id: i64) -> PsaResult<(String, String, Vec<u8>)> {
+        Err(PsaError::NotFound(format!("file {id}")))
+    }
 
     async fn change_status(&self, ticket_id: i64, status_id: i64) -> PsaResult<PsaTicket>;
 

@@ -406,6 +406,40 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     ) -> StoreResult<bool>;
 
     async fn record_webhook_received(&self, workspace: WorkspaceId, at: Millis) -> StoreResult<()>;
+
+    // --- Files both ways (sync::outbox, sync::inbound)
+
+    /// Records a PSA file Parley uploaded ([`NoteDirection::Out`]) or saw
+    /// without bringing it in; `false` when it was already known.
+    async fn record_psa_file(
+        &self,
+        workspace: WorkspaceId,
+        ticket_id: i64,
+        file_id: i64,
+        direction: NoteDirection,
+        message_id: Option<MessageId>,
+    ) -> StoreResult<bool>;
+
+    /// Which message a known PSA file belongs to: `None` when the file is
+    /// unknown, `Some(None)` when it is known without a message.
+    async fn psa_file_message(
+        &self,
+        workspace: WorkspaceId,
+        ticket_id: i64,
+        file_id: i64,
+    ) -> StoreResult<Option<Option<MessageId>>>;
+
+    /// Brings a PSA file into chats exactly once: records it as
+    /// [`NoteDirection::In`] and adds each attachment with its message (one
+    /// per linked conversation, never queued back to the PSA) in one
+    /// transaction. `None` when the file was already known, in or out.
+    async fn bring_in_psa_file(
+        &self,
+        workspace: WorkspaceId,
+        ticket_id: i64,
+        file_id: i64,
+        files: Vec<(NewAttachment, NewMessage)>,
+    ) -> StoreResult<Option<Vec<(Conversation, Message)>>>;
 }
 
 /// Opens the store a database URL names, creating and migrating the schema.

@@ -215,6 +215,9 @@ pub struct ConversationChange {
     pub expected_technician: Option<Option<AccountId>>,
     pub status: ConversationStatus,
     pub technician_id: Option<AccountId>,
+    /// A PSA status to give the linked ticket, queued in the same
+    /// transaction (closing the chat and its ticket together).
+    pub psa_status: Option<i64>,
     pub at: Millis,
 }
 

@@ -858,6 +858,25 @@ impl Store for SqlStore {
         };
         let updated = conversation_from(&row)?;
 
+        // Closing the chat and its ticket together: the status change is
+        // queued with the chat change, or neither happens.
+        if let Some(status_id) = change.psa_status {
+            sqlx::query(
+                "INSERT INTO outbox (workspace_id, conversation_id, kind, payload, state, \
+                 attempts, next_attempt_at, maybe_sent, created_at) \
+                 SELECT $1, $2, 'change_status', $3, 'pending', 0, $4, 0, $5 \
+                 WHERE EXISTS (SELECT 1 FROM ticket_links WHERE conversation_id = $6)",
+            )
+            .bind(change.workspace_id)
+            .bind(change.id)
+            .bind(serde_json::json!({ "status_id": status_id }).to_string())
+            .bind(change.at)
+            .bind(change.at)
+            .bind(change.id)
+            .execute(&mut *tx.tx)
+            .await?;
+        }
+
         tx.commit().await?;
         Ok(updated)
     }
@@ -1820,6 +1839,142 @@ impl Store for SqlStore {
             .execute(&mut *tx.tx)
             .await?;
         tx.commit().await
+    }
+
+    async fn record_psa_file(
+        &self,
+        workspace: WorkspaceId,
+        ticket_id: i64,
+        file_id: i64,
+        direction: NoteDirection,
+        message_id: Option<MessageId>,
+    ) -> StoreResult<bool> {
+        let mut tx = self.write().await?;
+        let inserted = sqlx::query(
+            "INSERT INTO psa_files (workspace_id, ticket_id, file_id, direction, message_id, \
+             created_at) VALUES ($1, $2, $3, $4, $5, $6) \
+             ON CONFLICT (workspace_id, ticket_id, file_id) DO NOTHING",
+        )
+        .bind(workspace)
+        .bind(ticket_id)
+        .bind(file_id)
+        .bind(direction.as_str())
+        .bind(message_id)
+        .bind(now_millis())
+        .execute(&mut *tx.tx)
+        .await?
+        .rows_affected();
+        tx.commit().await?;
+        Ok(inserted == 1)
+    }
+
+    async fn psa_file_message(
+        &self,
+        workspace: WorkspaceId,
+        ticket_id: i64,
+        file_id: i64,
+    ) -> StoreResult<Option<Option<MessageId>>> {
+        let row = sqlx::query(
+            "SELECT message_id FROM psa_files WHERE workspace_id = $1 AND ticket_id = $2 \
+             AND file_id = $3",
+        )
+        .bind(workspace)
+        .bind(ticket_id)
+        .bind(file_id)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(|row| row.try_get::<Option<i64>, _>("message_id"))
+            .transpose()
+            .map_err(StoreError::from)
+    }
+
+    async fn bring_in_psa_file(
+        &self,
+        workspace: WorkspaceId,
+        ticket_id: i64,
+        file_id: i64,
+        files: Vec<(NewAttachment, NewMessage)>,
+    ) -> StoreResult<Option<Vec<(Conversation, Message)>>> {
+        let mut tx = self.write().await?;
+
+        // The file's row is the claim: whoever inserts it brings the file in.
+        let claimed = sqlx::query(
+            "INSERT INTO psa_files (workspace_id, ticket_id, file_id, direction, message_id, \
+             created_at) VALUES ($1, $2, $3, 'in', NULL, $4) \
+             ON CONFLICT (workspace_id, ticket_id, file_id) DO NOTHING",
+        )
+        .bind(workspace)
+        .bind(ticket_id)
+        .bind(file_id)
+        .bind(now_millis())
+        .execute(&mut *tx.tx)
+        .await?
+        .rows_affected();
+        if claimed != 1 {
+            return Ok(None);
+        }
+
+        let mut added = Vec::with_capacity(files.len());
+        for (attachment, message) in &files {
+            if attachment.workspace_id != workspace
+                || message.workspace_id != workspace
+                || attachment.conversation_id != message.conversation_id
+            {
+                return Err(StoreError::NotFound("conversation"));
+            }
+            // Came from the PSA: never queued back to it.
+            if message.author_kind != AuthorKind::Technician || message.author_id.is_some() {
+                return Err(StoreError::Conflict(
+                    "a file from the PSA must be a named agent's".to_owned(),
+                ));
+            }
+            require_conversation(&mut tx.tx, workspace, attachment.conversation_id).await?;
+            let sha256 = hex_digest(&attachment.data);
+            let size = i64::try_from(attachment.data.len())
+                .map_err(|_| StoreError::Conflict("the file is too large".to_owned()))?;
+            let attachment_id: i64 = sqlx::query_scalar(
+                "INSERT INTO attachments (workspace_id, conversation_id, file_name, \
+                 content_type, size, sha256, data, created_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id",
+            )
+            .bind(workspace)
+            .bind(attachment.conversation_id)
+            .bind(&attachment.file_name)
+            .bind(&attachment.content_type)
+            .bind(size)
+            .bind(&sha256)
+            .bind(&attachment.data)
+            .bind(message.at)
+            .fetch_one(&mut *tx.tx)
+            .await?;
+            let (conversation, id) = insert_message(
+                &mut tx.tx,
+                message,
+                attachment.conversation_id,
+                Some(attachment_id),
+            )
+            .await?;
+            added.push((conversation, id));
+        }
+        if let Some((_, first)) = added.first() {
+            sqlx::query(
+                "UPDATE psa_files SET message_id = $1 WHERE workspace_id = $2 \
+                 AND ticket_id = $3 AND file_id = $4",
+            )
+            .bind(*first)
+            .bind(workspace)
+            .bind(ticket_id)
+            .bind(file_id)
+            .execute(&mut *tx.tx)
+            .await?;
+        }
+        tx.commit().await?;
+
+        let mut brought = Vec::with_capacity(added.len());
+        for (conversation, id) in added {
+            brought.push((conversation, self.message(workspace, id).await?));
+        }
+        Ok(Some(brought))
     }
 }
 

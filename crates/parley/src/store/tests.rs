@@ -304,6 +304,7 @@ async fn only_one_of_two_claims_wins() {
             expected_technician: Some(None),
             status: ConversationStatus::Active,
             technician_id: Some(by),
+            psa_status: None,
             at: now_millis(),
         };
         let (first, second) = tokio::join!(
@@ -336,6 +337,7 @@ async fn an_end_user_writing_to_a_closed_chat_reopens_it() {
                 expected_technician: None,
                 status: ConversationStatus::Closed,
                 technician_id: Some(alex.id),
+                psa_status: None,
                 at: now_millis(),
             })
             .await
@@ -384,6 +386,7 @@ async fn conversation_lists_filter_by_owner_and_state() {
                 expected_technician: Some(None),
                 status: ConversationStatus::Active,
                 technician_id: Some(alex.id),
+                psa_status: None,
                 at: now_millis(),
             })
             .await

@@ -17,6 +17,11 @@
 //! - brings each note in exactly once, however many webhooks and polls see
 //!   it, on however many instances: the note's record and its messages are
 //!   written in one transaction ([`Store::bring_in_psa_note`]);
+//! - brings in each new file the end user may see that is on a note it
+//!   brought in (or on no note), as an attachment from the agent, exactly
+//!   once ([`Store::bring_in_psa_file`]); never a file on a private note,
+//!   and never one Parley uploaded (recorded `Out` by the outbox, and on
+//!   Parley's own note while that record is settling);
 //! - says "Ticket #N is now <status>" when the ticket's status moved, once
 //!   (a conditional update, [`Store::move_linked_status`]).
 //!
@@ -24,10 +29,10 @@
 //! what is left of it; see [`poll_pace`].
 
 use crate::chat::Chat;
-use crate::psa::{Psa, PsaError, PsaNote, PsaTicket};
+use crate::psa::{Psa, PsaError, PsaFile, PsaNote, PsaTicket};
 use crate::store::{
-    AuthorKind, ConversationId, JobKind, JobState, MessageId, MessageKind, Millis, NewMessage,
-    NoteDirection, StatusMove, Store, StoreError, TicketLink, WorkspaceId, now_millis,
+    AuthorKind, ConversationId, JobKind, JobState, MessageId, MessageKind, Millis, NewAttachment,
+    NewMessage, NoteDirection, StatusMove, Store, StoreError, TicketLink, WorkspaceId, now_millis,
 };
 use crate::sync::webhook::Webhook;
 use std::collections::HashSet;
@@ -224,6 +229,7 @@ pub struct TicketOutcome {
     /// Conversations linked to the ticket (0: nothing was asked of the PSA).
     pub linked: usize,
     pub notes_brought_in: usize,
+    pub files_brought_in: usize,
     pub status_changed: bool,
     /// Notes left for later because Parley's own write of the same text is
     /// still settling.
@@ -381,7 +387,8 @@ impl Inbound {
             }
             let ticket_id = ticket.id;
             report.linked += 1;
-            report.cost += 1;
+            // The ticket's notes and its files.
+            report.cost += 2;
             match self.process(ticket_id, Some(ticket)).await {
                 Ok(outcome) => {
                     report.notes_brought_in += outcome.notes_brought_in;
@@ -532,6 +539,8 @@ impl Inbound {
             }
         }
 
+        outcome.files_brought_in = self.bring_in_files(ticket_id, &links, &notes).await?;
+
         if let Some(status) = ticket
             .status_name
             .as_deref()
@@ -549,6 +558,256 @@ impl Inbound {
             self.recheck_later(ticket_id);
         }
         Ok(outcome)
+    }
+
+    /// Brings the ticket's new files into its chats; returns how many.
+    async fn bring_in_files(
+        &self,
+        ticket_id: i64,
+        links: &[TicketLink],
+        notes: &[PsaNote],
+    ) -> InboundResult<usize> {
+        let inner = &self.inner;
+        let files = inner.psa.files(ticket_id).await?;
+        let mut brought = 0;
+        for file in files.iter().filter(|file| file.visible_to_user) {
+            if inner
+                .store
+                .psa_file_message(inner.workspace_id, ticket_id, file.id)
+                .await?
+                .is_some()
+            {
+                continue;
+            }
+            let Some((author, targets)) = self.file_targets(ticket_id, links, notes, file).await?
+            else {
+                continue;
+            };
+            if targets.is_empty() {
+                self.record_file_seen(ticket_id, file.id).await?;
+                continue;
+            }
+            if self
+                .bring_in_file(ticket_id, file, &author, &targets)
+                .await?
+            {
+                brought += 1;
+            }
+        }
+        Ok(brought)
+    }
+
+    /// Who a file is from and which chats it is news for; `None` to leave
+    /// it for now (its note is Parley's own, or not settled yet).
+    async fn file_targets<'a>(
+        &self,
+        ticket_id: i64,
+        links: &'a [TicketLink],
+        notes: &[PsaNote],
+        file: &PsaFile,
+    ) -> InboundResult<Option<(String, Vec<&'a TicketLink>)>> {
+        let inner = &self.inner;
+        let grace = inner.config.history_grace;
+        let Some(note_id) = file.note_id else {
+            let targets = links
+                .iter()
+                .filter(|link| is_dated_news(file.created_at.as_deref(), link, grace))
+                .collect();
+            return Ok(Some(("Help desk".to_owned(), targets)));
+        };
+
+        let note = notes.iter().find(|note| note.id == note_id);
+        let named = |fallback: Option<&str>| {
+            note.map(|note| note.author.trim())
+                .or(fallback.map(str::trim))
+                .filter(|name| !name.is_empty())
+                .unwrap_or("Help desk")
+                .to_owned()
+        };
+        match inner
+            .store
+            .psa_note_message(inner.workspace_id, ticket_id, note_id)
+            .await?
+        {
+            // Seen without being brought in (history, the transcript).
+            Some(None) => Ok(Some((named(None), Vec::new()))),
+            Some(Some(message_id)) => {
+                let message = match inner.store.message(inner.workspace_id, message_id).await {
+                    Ok(message) => message,
+                    Err(StoreError::NotFound(_)) => return Ok(None),
+                    Err(error) => return Err(error.into()),
+                };
+                // Only a note that came from the PSA was brought in; any
+                // other is Parley's own, and so is a file on it.
+                let from_psa =
+                    message.author_kind == AuthorKind::Technician && message.author_id.is_none();
+                if !from_psa {
+                    return Ok(None);
+                }
+                let targets = links
+                    .iter()
+                    .filter(|link| link.conversation_id == message.conversation_id)
+                    .chain(links.iter().filter(|link| {
+                        link.conversation_id != message.conversation_id
+                            && note.is_some_and(|note| is_news(note, link, grace))
+                    }))
+                    .collect();
+                Ok(Some((named(message.author_name.as_deref()), targets)))
+            }
+            // An agent's visible note with nothing but the file is not
+            // brought in as text: the file is its news.
+            None => match note {
+                Some(note)
+                    if note.by_agent && note.visible_to_user && note.text.trim().is_empty() =>
+                {
+                    let targets = links
+                        .iter()
+                        .filter(|link| is_news(note, link, grace))
+                        .collect();
+                    Ok(Some((named(None), targets)))
+                }
+                // Unknown yet (its note waits for a later pass) or not an
+                // agent's: left alone.
+                _ => Ok(None),
+            },
+        }
+    }
+
+    /// Downloads a file and adds it to the chats, once; `false` when it was
+    /// skipped or another pass brought it in first.
+    async fn bring_in_file(
+        &self,
+        ticket_id: i64,
+        file: &PsaFile,
+        author: &str,
+        targets: &[&TicketLink],
+    ) -> InboundResult<bool> {
+        let inner = &self.inner;
+        let limits = inner.chat.limits();
+        let too_large = |size: usize| size > limits.max_attachment_bytes;
+        let allowed =
+            |content_type: &str| limits.attachment_types.iter().any(|t| t == content_type);
+
+        if usize::try_from(file.size).is_ok_and(too_large) {
+            tracing::warn!(
+                ticket.id = ticket_id,
+                file.id = file.id,
+                size = file.size,
+                limit = limits.max_attachment_bytes,
+                "a file from the PSA is larger than the chat allows; not brought in"
+            );
+            self.record_file_seen(ticket_id, file.id).await?;
+            return Ok(false);
+        }
+        if let Some(listed) = file.content_type.as_deref().map(normal_type)
+            && listed != "application/octet-stream"
+            && !allowed(&listed)
+        {
+            tracing::warn!(
+                ticket.id = ticket_id,
+                file.id = file.id,
+                content_type = %listed,
+                "a file from the PSA is of a type the chat does not allow; not brought in"
+            );
+            self.record_file_seen(ticket_id, file.id).await?;
+            return Ok(false);
+        }
+
+        let (name, downloaded_type, data) = match inner.psa.download_file(file.id).await {
+            Ok(download) => download,
+            Err(PsaError::NotFound(_)) => {
+                tracing::debug!(
+                    ticket.id = ticket_id,
+                    file.id = file.id,
+                    "a file is gone in the PSA"
+                );
+                return Ok(false);
+            }
+            Err(error) => return Err(error.into()),
+        };
+        let downloaded_type = normal_type(&downloaded_type);
+        let content_type = match file.content_type.as_deref().map(normal_type) {
+            Some(listed) if allowed(&listed) => listed,
+            _ => downloaded_type,
+        };
+        if data.is_empty() || too_large(data.len()) || !allowed(&content_type) {
+            tracing::warn!(
+                ticket.id = ticket_id,
+                file.id = file.id,
+                size = data.len(),
+                %content_type,
+                "a file from the PSA is empty, too large or of a type the chat does not allow; not brought in"
+            );
+            self.record_file_seen(ticket_id, file.id).await?;
+            return Ok(false);
+        }
+        let listed_name = file.file_name.trim();
+        let file_name = crate::chat::clean_file_name(if listed_name.is_empty() {
+            &name
+        } else {
+            listed_name
+        })
+        .unwrap_or_else(|_| format!("file-{}", file.id));
+
+        let at = now_millis();
+        let files = targets
+            .iter()
+            .map(|link| {
+                (
+                    NewAttachment {
+                        workspace_id: inner.workspace_id,
+                        conversation_id: link.conversation_id,
+                        file_name: file_name.clone(),
+                        content_type: content_type.clone(),
+                        data: data.clone(),
+                    },
+                    NewMessage {
+                        workspace_id: inner.workspace_id,
+                        conversation_id: link.conversation_id,
+                        kind: MessageKind::Attachment,
+                        // An agent without a Parley account: named, not
+                        // linked, and so never queued back to the PSA.
+                        author_kind: AuthorKind::Technician,
+                        author_id: None,
+                        author_name: Some(author.to_owned()),
+                        body: String::new(),
+                        at,
+                    },
+                )
+            })
+            .collect();
+        let Some(added) = inner
+            .store
+            .bring_in_psa_file(inner.workspace_id, ticket_id, file.id, files)
+            .await?
+        else {
+            return Ok(false);
+        };
+        tracing::info!(
+            ticket.id = ticket_id,
+            file.id = file.id,
+            conversations = added.len(),
+            "agent's file brought into the chat"
+        );
+        for (_, message) in added {
+            self.publish(message.id).await;
+        }
+        Ok(true)
+    }
+
+    /// Records a file as seen without bringing it in.
+    async fn record_file_seen(&self, ticket_id: i64, file_id: i64) -> InboundResult<()> {
+        self.inner
+            .store
+            .record_psa_file(
+                self.inner.workspace_id,
+                ticket_id,
+                file_id,
+                NoteDirection::In,
+                None,
+            )
+            .await?;
+        Ok(())
     }
 
     /// Moves a link's status on and says so in its chat; `false` when it
@@ -788,9 +1047,12 @@ fn worth_bringing(note: &PsaNote) -> bool {
 /// Whether a note is news for a chat: written after the chat was linked (or
 /// not long before, as clocks differ), or at an unknown time.
 fn is_news(note: &PsaNote, link: &TicketLink, grace: Duration) -> bool {
-    let written = note
-        .created_at
-        .as_deref()
+    is_dated_news(note.created_at.as_deref(), link, grace)
+}
+
+/// [`is_news`] for anything with an RFC 3339 time of writing.
+fn is_dated_news(created_at: Option<&str>, link: &TicketLink, grace: Duration) -> bool {
+    let written = created_at
         .and_then(|at| chrono::DateTime::parse_from_rfc3339(at).ok())
         .map(|at| at.timestamp_millis());
     let grace = Millis::try_from(grace.as_millis()).unwrap_or(Millis::MAX);
@@ -798,6 +1060,16 @@ fn is_news(note: &PsaNote, link: &TicketLink, grace: Duration) -> bool {
         (Some(written), Some(linked)) => written >= linked.saturating_sub(grace),
         _ => true,
     }
+}
+
+/// A content type without parameters, in lower case.
+fn normal_type(content_type: &str) -> String {
+    content_type
+        .split(';')
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .to_ascii_lowercase()
 }
 
 fn cut(text: &str, max: usize) -> String {

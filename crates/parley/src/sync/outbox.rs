@@ -161,9 +161,7 @@ impl Outbox {
             JobKind::CreateTicket => self.create_ticket(job).await,
             JobKind::AddNote => self.add_note(job).await,
             JobKind::AddFile => self.add_file(job).await,
-            JobKind::ChangeStatus => Err(JobError::Broken(
-                "status changes from the chat are not queued yet".to_owned(),
-            )),
+            JobKind::ChangeStatus => self.change_status(job).await,
         }
     }
 
@@ -264,6 +262,41 @@ impl Outbox {
         Ok(json!({ "ticket_id": ticket.id, "adopted": adopted }))
     }
 
+    /// Gives the linked ticket a status. Setting the same status twice is
+    /// harmless, so a retry needs no look-up first.
+    async fn change_status(&self, job: &OutboxJob) -> Result<serde_json::Value, JobError> {
+        let link = self
+            .store
+            .ticket_link(job.workspace_id, job.conversation_id)
+            .await?
+            .ok_or_else(|| JobError::Broken("the chat has no ticket".to_owned()))?;
+        let ticket_id = link
+            .ticket_id
+            .ok_or_else(|| JobError::Broken("the ticket was never created".to_owned()))?;
+        let payload: serde_json::Value = serde_json::from_str(&job.payload)
+            .map_err(|error| JobError::Broken(format!("unreadable status change: {error}")))?;
+        let status_id = payload["status_id"]
+            .as_i64()
+            .ok_or_else(|| JobError::Broken("the status change names no status".to_owned()))?;
+
+        let ticket = self.psa.change_status(ticket_id, status_id).await?;
+        self.store
+            .set_linked_ticket(
+                job.conversation_id,
+                ticket.id,
+                &ticket.summary,
+                ticket.status_name.as_deref(),
+                now_millis(),
+            )
+            .await?;
+        tracing::info!(
+            ticket.id = ticket.id,
+            status_id,
+            "ticket status changed from the chat"
+        );
+        Ok(json!({ "ticket_id": ticket.id, "status_id": status_id }))
+    }
+
     async fn add_note(&self, job: &OutboxJob) -> Result<serde_json::Value, JobError> {
         let (ticket_id, message, author) = self.job_message(job).await?;
         let note = NewPsaNote {
@@ -295,17 +328,40 @@ impl Outbox {
         };
         let note = self.write_note_once(job, &note).await?;
 
-        // FIXME(until the Psa trait can list a ticket's files): an upload cut
-        // off after Halo stored it is uploaded again on retry.
-        let file_id = self
-            .psa
-            .add_file(&NewPsaFile {
+        // An earlier attempt's upload may have reached the PSA before it was
+        // cut off: adopt that file rather than upload it again.
+        let earlier = if job.maybe_sent {
+            self.earlier_file(job, ticket_id, note.id, &info.file_name, info.size)
+                .await?
+        } else {
+            None
+        };
+        let file_id = match earlier {
+            Some(file_id) => file_id,
+            None => {
+                self.store.job_sending(job.id).await?;
+                self.psa
+                    .add_file(&NewPsaFile {
+                        ticket_id,
+                        note_id: Some(note.id),
+                        file_name: info.file_name.clone(),
+                        content_type: info.content_type.clone(),
+                        data: attachment.data,
+                    })
+                    .await?
+            }
+        };
+
+        // Remembered, so that the inbound sync never brings Parley's own
+        // file back.
+        self.store
+            .record_psa_file(
+                job.workspace_id,
                 ticket_id,
-                note_id: Some(note.id),
-                file_name: info.file_name.clone(),
-                content_type: info.content_type.clone(),
-                data: attachment.data,
-            })
+                file_id,
+                NoteDirection::Out,
+                job.message_id,
+            )
             .await?;
         Ok(json!({ "ticket_id": ticket_id, "note_id": note.id, "file_id": file_id }))
     }
@@ -367,6 +423,39 @@ impl Outbox {
                 None => return Ok(Some(written)),
                 Some(message) if message.is_some() && message == job.message_id => {
                     return Ok(Some(written));
+                }
+                Some(_) => {}
+            }
+        }
+        Ok(None)
+    }
+
+    /// The file an earlier attempt of this job may have uploaded: one with
+    /// the same name on the same note, or the same name and size, that
+    /// Parley does not know as another message's; the newest first.
+    async fn earlier_file(
+        &self,
+        job: &OutboxJob,
+        ticket_id: i64,
+        note_id: i64,
+        file_name: &str,
+        size: i64,
+    ) -> Result<Option<i64>, JobError> {
+        let mut files = self.psa.files(ticket_id).await?;
+        files.sort_by_key(|file| std::cmp::Reverse(file.id));
+        for file in files {
+            let same_name = file.file_name.trim() == file_name.trim();
+            if !same_name || (file.note_id != Some(note_id) && file.size != size) {
+                continue;
+            }
+            let owner = self
+                .store
+                .psa_file_message(job.workspace_id, ticket_id, file.id)
+                .await?;
+            match owner {
+                None => return Ok(Some(file.id)),
+                Some(Some(message)) if Some(message) == job.message_id => {
+                    return Ok(Some(file.id));
                 }
                 Some(_) => {}
             }

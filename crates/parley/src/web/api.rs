@@ -291,12 +291,42 @@ pub async fn transfer(
     ))
 }
 
+#[derive(Debug, Default, Deserialize)]
+pub struct CloseRequest {
+    /// Also give the linked ticket the connector's "closed" status.
+    #[serde(default)]
+    close_ticket: bool,
+}
+
 pub async fn close(
     State(state): State<AppState>,
     ApiActor(actor): ApiActor,
     Path(id): Path<i64>,
+    request: Option<Json<CloseRequest>>,
 ) -> ApiResult<Json<ConversationView>> {
-    Ok(Json(state.chat.close(&actor, id).await?))
+    let request = request.map(|Json(request)| request).unwrap_or_default();
+    let status = if request.close_ticket {
+        Some(closed_status(&state).await?)
+    } else {
+        None
+    };
+    Ok(Json(
+        state.chat.close_with_ticket(&actor, id, status).await?,
+    ))
+}
+
+/// The status that means "closed" in the connector's ticket defaults.
+pub async fn closed_status(state: &AppState) -> ApiResult<i64> {
+    let connector = state
+        .connectors
+        .show()
+        .await?
+        .ok_or_else(|| ApiError::Invalid("no PSA is connected".to_owned()))?;
+    connector.defaults.closed_status_id.ok_or_else(|| {
+        ApiError::Invalid(
+            "choose the status that means closed on the Connectors page first".to_owned(),
+        )
+    })
 }
 
 pub async fn technicians(

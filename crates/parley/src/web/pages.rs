@@ -561,6 +561,9 @@ pub struct ActionForm {
     #[serde(default)]
     body: String,
     technician_id: Option<i64>,
+    /// The close form's "close the ticket too".
+    #[serde(default)]
+    close_ticket: String,
 }
 
 /// The console's plain-form actions: reply, note, claim, transfer, close,
@@ -581,7 +584,14 @@ pub async fn conversation_action(
         "reply" => drop(state.chat.post(&actor, id, &form.body, false).await?),
         "note" => drop(state.chat.post(&actor, id, &form.body, true).await?),
         "claim" => drop(state.chat.claim(&actor, id).await?),
-        "close" => drop(state.chat.close(&actor, id).await?),
+        "close" => {
+            let status = if form.close_ticket.is_empty() {
+                None
+            } else {
+                Some(crate::web::api::closed_status(&state).await?)
+            };
+            drop(state.chat.close_with_ticket(&actor, id, status).await?)
+        }
         "ticket" => drop(
             state
                 .tickets
