@@ -215,6 +215,11 @@ async fn the_form_tests_and_saves_without_javascript_and_never_shows_the_secret(
         .await
         .text();
     assert!(connectors.contains(">Connected</span>"), "{connectors}");
+    // What to set in Halo for its webhook is one click away.
+    assert!(
+        connectors.contains("href=\"/admin/connectors/webhook\""),
+        "{connectors}"
+    );
     assert!(connectors.contains("HaloPSA is connected"));
     assert!(
         connectors.contains("requests used per 5 minutes"),
