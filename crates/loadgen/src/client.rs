@@ -1,0 +1,202 @@
+//! One WebSocket client: connects and authenticates as the widget or the
+//! console does, resumes after a given message, then records every message
+//! of this run it is sent (ids for the loss check, latency from the body's
+//! timestamp) until told to stop.
+
+use anyhow::{Context, bail};
+use futures_util::{SinkExt, StreamExt};
+use hdrhistogram::Histogram;
+use serde_json::{Value, json};
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+use tokio::net::TcpStream;
+use tokio::sync::{OwnedSemaphorePermit, watch};
+use tokio::time::timeout;
+use tokio_tungstenite::tungstenite::Message as WsMessage;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::http::HeaderValue;
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+
+/// How long a socket may take from connecting to `ready`.
+const HANDSHAKE: Duration = Duration::from_secs(30);
+
+type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
+
+/// How a socket proves who it is.
+#[derive(Debug, Clone)]
+pub(crate) enum Credentials {
+    /// A technician's session cookie (`parley_session=...`).
+    Cookie(String),
+    /// An end user's access token, sent in the first frame.
+    Bearer(String),
+}
+
+/// A client about to connect.
+#[derive(Debug)]
+pub(crate) struct Subscriber {
+    pub ws_url: String,
+    pub credentials: Credentials,
+    /// The conversation an end user watches; `None` for a technician.
+    pub watches: Option<i64>,
+    pub after: i64,
+    pub marker: String,
+    pub delivered: Arc<AtomicU64>,
+    pub stop: watch::Receiver<bool>,
+}
+
+/// A client that got `ready`.
+#[derive(Debug)]
+pub(crate) struct Connected {
+    socket: Socket,
+    latency: Histogram<u64>,
+    pub watches: Option<i64>,
+    marker: String,
+    delivered: Arc<AtomicU64>,
+    stop: watch::Receiver<bool>,
+}
+
+/// What one client saw.
+#[derive(Debug)]
+pub(crate) struct SubscriberResult {
+    pub watches: Option<i64>,
+    pub received: HashSet<i64>,
+    pub duplicates: u64,
+    pub latency: Histogram<u64>,
+    /// Why the socket ended before it was told to stop, if it did.
+    pub error: Option<anyhow::Error>,
+}
+
+impl Subscriber {
+    /// Connects, authenticates, resumes and waits for `ready`; the permit is
+    /// held only for the handshake.
+    pub async fn connect(self, permit: Option<OwnedSemaphorePermit>) -> anyhow::Result<Connected> {
+        let socket = timeout(HANDSHAKE, self.handshake())
+            .await
+            .context("no ready frame in time")??;
+        drop(permit);
+        Ok(Connected {
+            socket,
+            latency: new_histogram()?,
+            watches: self.watches,
+            marker: self.marker,
+            delivered: self.delivered,
+            stop: self.stop,
+        })
+    }
+
+    async fn handshake(&self) -> anyhow::Result<Socket> {
+        let mut request = self
+            .ws_url
+            .as_str()
+            .into_client_request()
+            .context("a bad WebSocket URL")?;
+        if let Credentials::Cookie(cookie) = &self.credentials {
+            request.headers_mut().insert(
+                "cookie",
+                HeaderValue::from_str(cookie).context("a bad session cookie")?,
+            );
+        }
+        let (mut socket, _) = tokio_tungstenite::connect_async(request)
+            .await
+            .context("the WebSocket did not open")?;
+
+        if let Credentials::Bearer(token) = &self.credentials {
+            let auth = json!({ "type": "auth", "access_token": token });
+            socket.send(WsMessage::text(auth.to_string())).await?;
+        }
+        let resume = json!({ "type": "resume", "after": self.after });
+        socket.send(WsMessage::text(resume.to_string())).await?;
+
+        // Replayed messages before `ready` are from before this run.
+        while let Some(frame) = socket.next().await {
+            if let WsMessage::Text(text) = frame? {
+                let frame: Value = serde_json::from_str(&text)?;
+                match frame["type"].as_str() {
+                    Some("ready") => return Ok(socket),
+                    Some("error") => bail!("the server refused the socket: {}", frame["error"]),
+                    _ => {}
+                }
+            }
+        }
+        bail!("the socket closed before ready")
+    }
+}
+
+impl Connected {
+    /// Reads until told to stop (or the socket ends), recording this run's
+    /// messages.
+    pub async fn read_until_stopped(mut self) -> SubscriberResult {
+        let mut result = SubscriberResult {
+            watches: self.watches,
+            received: HashSet::new(),
+            duplicates: 0,
+            latency: self.latency.clone(),
+            error: None,
+        };
+        loop {
+            tokio::select! {
+                changed = self.stop.changed() => {
+                    if changed.is_err() || *self.stop.borrow() {
+                        let _ = self.socket.close(None).await;
+                        return result;
+                    }
+                }
+                frame = self.socket.next() => match frame {
+                    Some(Ok(WsMessage::Text(text))) => self.record(&text, &mut result),
+                    Some(Ok(WsMessage::Close(close))) => {
+                        result.error = Some(anyhow::anyhow!("the server closed the socket: {close:?}"));
+                        return result;
+                    }
+                    Some(Ok(_)) => {}
+                    Some(Err(error)) => {
+                        result.error = Some(anyhow::Error::from(error).context("the socket failed"));
+                        return result;
+                    }
+                    None => {
+                        result.error = Some(anyhow::anyhow!("the socket ended"));
+                        return result;
+                    }
+                },
+            }
+        }
+    }
+
+    /// Notes one frame if it is a message of this run.
+    fn record(&self, text: &str, result: &mut SubscriberResult) {
+        let received_at = chrono::Utc::now().timestamp_micros();
+        let Ok(frame) = serde_json::from_str::<Value>(text) else {
+            return;
+        };
+        if frame["type"] != "message" {
+            return;
+        }
+        let message = &frame["message"];
+        let (Some(id), Some(body)) = (message["id"].as_i64(), message["body"].as_str()) else {
+            return;
+        };
+        // The body is "<marker> <seq> <sent µs> <padding>".
+        let mut words = body.split(' ');
+        if words.next() != Some(self.marker.as_str()) {
+            return;
+        }
+        let Some(sent_at) = words.nth(1).and_then(|word| word.parse::<i64>().ok()) else {
+            return;
+        };
+
+        if !result.received.insert(id) {
+            result.duplicates += 1;
+            return;
+        }
+        self.delivered.fetch_add(1, Ordering::Relaxed);
+        let micros = u64::try_from(received_at - sent_at).unwrap_or(0).max(1);
+        result.latency.saturating_record(micros);
+    }
+}
+
+/// Latencies in microseconds, 1 µs to 60 s at three significant figures:
+/// any latency worth reporting.
+pub(crate) fn new_histogram() -> anyhow::Result<Histogram<u64>> {
+    Histogram::new_with_bounds(1, 60_000_000, 3).context("could not make a latency histogram")
+}
