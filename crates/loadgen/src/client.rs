@@ -1,7 +1,8 @@
 //! One WebSocket client: connects and authenticates as the widget or the
-//! console does, resumes after a given message, then records every message
-//! of this run it is sent (ids for the loss check, latency from the body's
-//! timestamp) until told to stop.
+//! console does (or, against the socket.io reference server, as a socket.io
+//! client does over Engine.IO v4), then records every message of this run it
+//! is sent (ids for the loss check, latency from the body's timestamp) until
+//! told to stop.
 
 use anyhow::{Context, bail};
 use futures_util::{SinkExt, StreamExt};
@@ -24,13 +25,21 @@ const HANDSHAKE: Duration = Duration::from_secs(30);
 
 type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
 
-/// How a socket proves who it is.
+/// How a socket proves who it is, and so which protocol it speaks.
 #[derive(Debug, Clone)]
 pub(crate) enum Credentials {
-    /// A technician's session cookie (`parley_session=...`).
+    /// A Parley technician's session cookie (`parley_session=...`).
     Cookie(String),
-    /// An end user's access token, sent in the first frame.
+    /// A Parley end user's access token, sent in the first frame.
     Bearer(String),
+    /// A socket.io client's CONNECT payload (which rooms it joins).
+    SocketIo(Value),
+}
+
+impl Credentials {
+    fn is_socket_io(&self) -> bool {
+        matches!(self, Credentials::SocketIo(_))
+    }
 }
 
 /// A client about to connect.
@@ -52,6 +61,7 @@ pub(crate) struct Connected {
     socket: Socket,
     latency: Histogram<u64>,
     pub watches: Option<i64>,
+    socket_io: bool,
     marker: String,
     delivered: Arc<AtomicU64>,
     stop: watch::Receiver<bool>,
@@ -80,6 +90,7 @@ impl Subscriber {
             socket,
             latency: new_histogram()?,
             watches: self.watches,
+            socket_io: self.credentials.is_socket_io(),
             marker: self.marker,
             delivered: self.delivered,
             stop: self.stop,
@@ -101,6 +112,10 @@ impl Subscriber {
         let (mut socket, _) = tokio_tungstenite::connect_async(request)
             .await
             .context("the WebSocket did not open")?;
+        if let Credentials::SocketIo(auth) = &self.credentials {
+            socket_io_connect(&mut socket, auth).await?;
+            return Ok(socket);
+        }
 
         if let Credentials::Bearer(token) = &self.credentials {
             let auth = json!({ "type": "auth", "access_token": token });
@@ -144,7 +159,13 @@ impl Connected {
                     }
                 }
                 frame = self.socket.next() => match frame {
-                    Some(Ok(WsMessage::Text(text))) => self.record(&text, &mut result),
+                    Some(Ok(WsMessage::Text(text))) if self.socket_io => {
+                        if let Err(error) = self.socket_io_frame(&text, &mut result).await {
+                            result.error = Some(error);
+                            return result;
+                        }
+                    }
+                    Some(Ok(WsMessage::Text(text))) => self.parley_frame(&text, &mut result),
                     Some(Ok(WsMessage::Close(close))) => {
                         result.error = Some(anyhow::anyhow!("the server closed the socket: {close:?}"));
                         return result;
@@ -163,8 +184,8 @@ impl Connected {
         }
     }
 
-    /// Notes one frame if it is a message of this run.
-    fn record(&self, text: &str, result: &mut SubscriberResult) {
+    /// Notes a Parley frame if it is a message of this run.
+    fn parley_frame(&self, text: &str, result: &mut SubscriberResult) {
         let received_at = chrono::Utc::now().timestamp_micros();
         let Ok(frame) = serde_json::from_str::<Value>(text) else {
             return;
@@ -172,11 +193,41 @@ impl Connected {
         if frame["type"] != "message" {
             return;
         }
-        let message = &frame["message"];
+        self.record(&frame["message"], received_at, result);
+    }
+
+    /// Answers Engine.IO pings (or the server drops the socket after its
+    /// ping timeout) and notes `42["message",{...}]` events.
+    async fn socket_io_frame(
+        &mut self,
+        text: &str,
+        result: &mut SubscriberResult,
+    ) -> anyhow::Result<()> {
+        let received_at = chrono::Utc::now().timestamp_micros();
+        if text == "2" {
+            self.socket.send(WsMessage::text("3")).await?;
+            return Ok(());
+        }
+        let Some(event) = text.strip_prefix("42") else {
+            return Ok(());
+        };
+        let Ok(Value::Array(event)) = serde_json::from_str::<Value>(event) else {
+            return Ok(());
+        };
+        if event.first().and_then(Value::as_str) == Some("message")
+            && let Some(message) = event.get(1)
+        {
+            self.record(message, received_at, result);
+        }
+        Ok(())
+    }
+
+    /// Notes one message (`{"id", "body", ...}`) if it is of this run.
+    fn record(&self, message: &Value, received_at: i64, result: &mut SubscriberResult) {
         let (Some(id), Some(body)) = (message["id"].as_i64(), message["body"].as_str()) else {
             return;
         };
-        // The body is "<marker> <seq> <sent µs> <padding>".
+        // The body is "<marker> <lane> <sent µs> <seq> <padding>".
         let mut words = body.split(' ');
         if words.next() != Some(self.marker.as_str()) {
             return;
@@ -193,6 +244,33 @@ impl Connected {
         let micros = u64::try_from(received_at - sent_at).unwrap_or(0).max(1);
         result.latency.saturating_record(micros);
     }
+}
+
+/// Engine.IO v4's opening: the server's OPEN packet (`0{...}`), our CONNECT
+/// to the default namespace with the auth payload (`40{...}`), and its
+/// answer: `40{"sid":...}` when accepted, `44{...}` when refused.
+async fn socket_io_connect(socket: &mut Socket, auth: &Value) -> anyhow::Result<()> {
+    let mut opened = false;
+    while let Some(frame) = socket.next().await {
+        let WsMessage::Text(text) = frame? else {
+            continue;
+        };
+        if !opened {
+            if !text.starts_with('0') {
+                bail!("the socket.io server did not open with an OPEN packet");
+            }
+            opened = true;
+            socket.send(WsMessage::text(format!("40{auth}"))).await?;
+        } else if text.starts_with("40") {
+            return Ok(());
+        } else if let Some(refusal) = text.strip_prefix("44") {
+            let _ = socket.close(None).await;
+            bail!("the socket.io server refused the socket: {refusal}");
+        } else if text.as_str() == "2" {
+            socket.send(WsMessage::text("3")).await?;
+        }
+    }
+    bail!("the socket closed before the socket.io CONNECT was answered")
 }
 
 /// Latencies in microseconds, 1 µs to 60 s at three significant figures:

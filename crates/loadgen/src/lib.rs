@@ -1,20 +1,27 @@
 //! Parley's load generator: opens many WebSocket clients (end users and
 //! technicians, signed in the way real clients are) over a set of
-//! conversations, sends timed messages from a few of them, and measures
-//! publish-to-deliver latency, throughput, set-up rate, errors and loss.
+//! conversations, sends timed messages from some of them, and measures
+//! publish-to-deliver latency, throughput, set-up rate, errors, loss and the
+//! server's memory. The same load drives the socket.io reference server in
+//! `bench/socketio`, for a side-by-side comparison.
 //!
-//! [`run`] is the whole run; the `parley-loadgen` binary is a CLI around it
-//! and the smoke test calls it directly.
+//! [`run`] is one run, [`step`] raises the client count until p99 passes a
+//! limit, and [`suite`] is the whole benchmark that `bench/run` starts; the
+//! `parley-loadgen` binary is a CLI around them and the smoke test calls
+//! [`run`] directly.
 
 mod client;
+mod parley_api;
 mod report;
+pub mod suite;
 
-pub use report::Report;
+pub use report::{Report, StepRow};
 
 use anyhow::{Context, bail};
 use client::{Credentials, Subscriber, SubscriberResult};
-use parley::identity::{WidgetClaims, WidgetSecret, sign_widget_token};
-use serde_json::{Value, json};
+use parley::identity::WidgetSecret;
+use parley_api::{Conversation, post_json};
+use serde_json::json;
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -22,20 +29,21 @@ use std::time::Duration;
 use tokio::sync::{Semaphore, watch};
 use tokio::time::Instant;
 
-/// The password of the technician a self-hosted run seeds.
-const SELF_HOST_PASSWORD: &str = "loadgen password 1234";
-
 /// How many sockets may be mid-handshake at once, so a large N measures the
 /// server's set-up rate rather than a thundering herd of SYNs.
 const CONNECT_CONCURRENCY: usize = 256;
 
-/// Which Parley to load.
+/// How long the server gets to settle after the last socket connects,
+/// before its memory is read.
+const SETTLE: Duration = Duration::from_secs(1);
+
+/// Which server to load.
 #[derive(Debug, Clone)]
 pub enum Target {
     /// Start Parley in this process on a throwaway data directory.
     SelfHost,
     /// A Parley that is already running.
-    Remote {
+    Parley {
         /// Its base URL, `http://host:port`.
         url: String,
         /// The workspace's widget secret, to sign end users' tokens.
@@ -43,7 +51,25 @@ pub enum Target {
         /// A technician account to sign in with.
         technician_email: String,
         technician_password: String,
+        /// Its process, to read its memory from `/proc`.
+        pid: Option<u32>,
     },
+    /// The socket.io reference server of `bench/socketio`.
+    SocketIo {
+        /// Its base URL, `http://host:port`.
+        url: String,
+        /// Its process, to read its memory from `/proc`.
+        pid: Option<u32>,
+    },
+}
+
+impl Target {
+    fn pid(&self) -> Option<u32> {
+        match self {
+            Target::SelfHost => None,
+            Target::Parley { pid, .. } | Target::SocketIo { pid, .. } => *pid,
+        }
+    }
 }
 
 /// The shape of the load.
@@ -57,10 +83,14 @@ pub struct Load {
     pub conversations: usize,
     /// How many end users send; each sends in its own conversation.
     pub senders: usize,
-    /// Messages to send in all, shared out between the senders.
+    /// Messages to send in all, shared out between the senders; zero opens
+    /// the sockets and measures them idle.
     pub messages: usize,
-    /// Messages per second per sender.
-    pub rate: f64,
+    /// Messages per second per sender; `None` sends as fast as the server
+    /// answers (saturation).
+    pub rate: Option<f64>,
+    /// Requests each sender keeps in flight.
+    pub in_flight: usize,
     /// Bytes of each message body (at least what the timestamp needs).
     pub body_bytes: usize,
     /// How long to wait for the last deliveries after the last send.
@@ -75,106 +105,160 @@ impl Default for Load {
             conversations: 50,
             senders: 10,
             messages: 2_000,
-            rate: 50.0,
+            rate: Some(50.0),
+            in_flight: 1,
             body_bytes: 100,
             drain: Duration::from_secs(10),
         }
     }
 }
 
-/// A conversation the run opened, and the end user who owns it.
-#[derive(Debug, Clone)]
-struct Conversation {
-    id: i64,
-    access_token: String,
+/// The server a run talks to, once it is up.
+struct Server {
+    base: String,
+    ws_url: String,
+    socket_io: bool,
+    pid: Option<u32>,
+    /// A self-hosted server and its directory, kept until the end of the run.
+    self_hosted: Option<(parley::server::Running, parley::testing::TempDir)>,
+    /// The Parley sign-ins: widget secret, technician email and password.
+    parley: Option<(WidgetSecret, String, String)>,
+}
+
+impl Server {
+    async fn up(target: Target) -> anyhow::Result<Self> {
+        let pid = target.pid();
+        match target {
+            Target::SelfHost => {
+                let (running, dir) = parley_api::self_host().await?;
+                let secret = WidgetSecret::parse(&running.state.accounts.workspace().widget_secret)
+                    .context("the widget secret does not parse")?;
+                let base = running.url();
+                Ok(Self {
+                    ws_url: ws_url(&base, "/api/v1/ws"),
+                    base,
+                    socket_io: false,
+                    pid,
+                    self_hosted: Some((running, dir)),
+                    parley: Some((
+                        secret,
+                        parley_api::SELF_HOST_EMAIL.to_owned(),
+                        parley_api::SELF_HOST_PASSWORD.to_owned(),
+                    )),
+                })
+            }
+            Target::Parley {
+                url,
+                widget_secret,
+                technician_email,
+                technician_password,
+                ..
+            } => {
+                let secret = WidgetSecret::parse(&widget_secret)
+                    .context("the widget secret does not parse")?;
+                let base = url.trim_end_matches('/').to_owned();
+                Ok(Self {
+                    ws_url: ws_url(&base, "/api/v1/ws"),
+                    base,
+                    socket_io: false,
+                    pid,
+                    self_hosted: None,
+                    parley: Some((secret, technician_email, technician_password)),
+                })
+            }
+            Target::SocketIo { url, .. } => {
+                let base = url.trim_end_matches('/').to_owned();
+                Ok(Self {
+                    ws_url: ws_url(&base, "/socket.io/?EIO=4&transport=websocket"),
+                    base,
+                    socket_io: true,
+                    pid,
+                    self_hosted: None,
+                    parley: None,
+                })
+            }
+        }
+    }
+
+    /// The server's resident memory: its own process when known, or this
+    /// one when it runs in-process.
+    fn rss_kib(&self) -> Option<u64> {
+        match (self.pid, &self.self_hosted) {
+            (Some(pid), _) => rss_kib(&format!("/proc/{pid}/status")),
+            (None, Some(_)) => rss_kib("/proc/self/status"),
+            (None, None) => None,
+        }
+    }
+
+    /// Where a sender posts in `conversation`.
+    fn messages_url(&self, conversation: i64) -> String {
+        if self.socket_io {
+            format!("{}/conversations/{conversation}/messages", self.base)
+        } else {
+            format!("{}/api/v1/conversations/{conversation}/messages", self.base)
+        }
+    }
+
+    async fn down(self) -> anyhow::Result<()> {
+        if let Some((running, _dir)) = self.self_hosted {
+            running
+                .shutdown()
+                .await
+                .context("the self-hosted server did not stop")?;
+        }
+        Ok(())
+    }
+}
+
+fn ws_url(base: &str, path: &str) -> String {
+    let origin = base
+        .replacen("https://", "wss://", 1)
+        .replacen("http://", "ws://", 1);
+    format!("{origin}{path}")
 }
 
 /// Runs the load against `target` and reports what was measured.
 pub async fn run(target: Target, load: Load) -> anyhow::Result<Report> {
     check(&load)?;
-
-    // A self-hosted server lives until the end of the run; its directory is
-    // removed when `data_dir` drops.
-    let (base, secret, email, password, server, data_dir) = match target {
-        Target::SelfHost => {
-            let (running, dir) = self_host().await?;
-            let secret = running.state.accounts.workspace().widget_secret;
-            (
-                running.url(),
-                secret,
-                "loadgen-tech@loadgen.example".to_owned(),
-                SELF_HOST_PASSWORD.to_owned(),
-                Some(running),
-                Some(dir),
-            )
-        }
-        Target::Remote {
-            url,
-            widget_secret,
-            technician_email,
-            technician_password,
-        } => (
-            url.trim_end_matches('/').to_owned(),
-            widget_secret,
-            technician_email,
-            technician_password,
-            None,
-            None,
-        ),
-    };
-    let secret = WidgetSecret::parse(&secret).context("the widget secret does not parse")?;
+    let server = Server::up(target).await?;
     let http = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .timeout(Duration::from_secs(30))
         .build()
         .context("could not build the HTTP client")?;
-    let ws_url = format!(
-        "{}/api/v1/ws",
-        base.replacen("https://", "wss://", 1)
-            .replacen("http://", "ws://", 1)
-    );
 
     // A run id in every address and body keeps runs against one server apart.
     let run_id = chrono::Utc::now().timestamp_millis();
     let marker = format!("lg{run_id}");
 
     // The technicians' session, and one end user per conversation.
-    let cookie = if load.technicians > 0 {
-        Some(sign_in(&http, &base, &email, &password).await?)
-    } else {
-        None
-    };
-    let mut conversations = Vec::with_capacity(load.conversations);
-    let mut latest = 0;
-    for index in 0..load.conversations {
-        let (conversation, first_message) =
-            open_conversation(&http, &base, &secret, run_id, index).await?;
-        latest = latest.max(first_message);
-        conversations.push(conversation);
-    }
+    let (conversations, cookie, latest) = open_conversations(&http, &server, &load, run_id).await?;
+    let rss_before_kib = server.rss_kib();
 
-    // Every socket resumes after the newest message so far, so it sees only
-    // what this run sends from now on.
+    // Every Parley socket resumes after the newest message so far, so it
+    // sees only what this run sends from now on.
     let (stop_tx, stop_rx) = watch::channel(false);
     let delivered = Arc::new(AtomicU64::new(0));
     let gate = Arc::new(Semaphore::new(CONNECT_CONCURRENCY));
     let connect_started = Instant::now();
     let mut connecting = Vec::with_capacity(load.clients);
     for index in 0..load.clients {
-        let (credentials, watches) = if index < load.technicians {
-            let cookie = cookie.clone().unwrap_or_default();
-            (Credentials::Cookie(cookie), None)
-        } else {
-            let conversation = &conversations[(index - load.technicians) % conversations.len()];
-            (
-                Credentials::Bearer(conversation.access_token.clone()),
-                Some(conversation.id),
-            )
+        let conversation = (index >= load.technicians)
+            .then(|| &conversations[(index - load.technicians) % conversations.len()]);
+        let credentials = match (server.socket_io, conversation) {
+            (true, None) => Credentials::SocketIo(json!({ "role": "technician" })),
+            (true, Some(conversation)) => {
+                Credentials::SocketIo(json!({ "conversation": conversation.id }))
+            }
+            (false, None) => Credentials::Cookie(cookie.clone().unwrap_or_default()),
+            (false, Some(conversation)) => {
+                Credentials::Bearer(conversation.access_token.clone().unwrap_or_default())
+            }
         };
         let subscriber = Subscriber {
-            ws_url: ws_url.clone(),
+            ws_url: server.ws_url.clone(),
             credentials,
-            watches,
+            watches: conversation.map(|conversation| conversation.id),
             after: latest,
             marker: marker.clone(),
             delivered: delivered.clone(),
@@ -203,30 +287,43 @@ pub async fn run(target: Target, load: Load) -> anyhow::Result<Report> {
         .into_iter()
         .map(|socket| tokio::spawn(socket.read_until_stopped()))
         .collect();
+    let rss_connected_kib = if server.pid.is_some() || server.self_hosted.is_some() {
+        tokio::time::sleep(SETTLE).await;
+        server.rss_kib()
+    } else {
+        None
+    };
 
-    // The senders: each end user sends in its own conversation at the rate.
+    // The senders: each end user sends in its own conversation.
     let sent: Arc<std::sync::Mutex<Vec<(i64, i64)>>> = Arc::default();
-    let persisted = Arc::new(AtomicU64::new(0));
+    let accepted = Arc::new(AtomicU64::new(0));
     let send_errors = Arc::new(std::sync::Mutex::new(Errors::default()));
     let send_started = Instant::now();
-    let mut senders = Vec::with_capacity(load.senders);
+    let mut senders = Vec::new();
     for sender in 0..load.senders {
         let share =
             load.messages / load.senders + usize::from(sender < load.messages % load.senders);
         let conversation = conversations[sender % conversations.len()].clone();
-        let job = Sender {
-            http: http.clone(),
-            base: base.clone(),
-            conversation,
-            count: share,
-            every: Duration::from_secs_f64(1.0 / load.rate),
-            marker: marker.clone(),
-            body_bytes: load.body_bytes,
-            sent: sent.clone(),
-            persisted: persisted.clone(),
-            errors: send_errors.clone(),
-        };
-        senders.push(tokio::spawn(job.run()));
+        let url = Arc::new(server.messages_url(conversation.id));
+        // Each of a sender's requests in flight takes its turn at the rate.
+        let lanes = load.in_flight.min(share.max(1));
+        for lane in 0..lanes {
+            let job = Lane {
+                http: http.clone(),
+                url: url.clone(),
+                conversation: conversation.clone(),
+                count: share / lanes + usize::from(lane < share % lanes),
+                every: load
+                    .rate
+                    .map(|rate| Duration::from_secs_f64(lanes as f64 / rate)),
+                marker: format!("{marker} {sender}.{lane}"),
+                body_bytes: load.body_bytes,
+                sent: sent.clone(),
+                accepted: accepted.clone(),
+                errors: send_errors.clone(),
+            };
+            senders.push(tokio::spawn(job.run()));
+        }
     }
     for task in senders {
         if let Err(error) = task.await {
@@ -241,9 +338,10 @@ pub async fn run(target: Target, load: Load) -> anyhow::Result<Report> {
     let expected_total = expected_deliveries(&plan, &sent);
     let drain_deadline = Instant::now() + load.drain;
     while delivered.load(Ordering::Relaxed) < expected_total && Instant::now() < drain_deadline {
-        tokio::time::sleep(Duration::from_millis(20)).await;
+        tokio::time::sleep(Duration::from_millis(5)).await;
     }
     let deliver_seconds = send_started.elapsed().as_secs_f64();
+    let rss_kib = server.rss_kib();
     let _ = stop_tx.send(true);
 
     // Gather what every socket saw and check it against what was sent.
@@ -278,20 +376,17 @@ pub async fn run(target: Target, load: Load) -> anyhow::Result<Report> {
     // Sockets that never connected lost everything they should have seen.
     let missing_sockets = (load.clients - connected) as u64;
 
-    let rss_kib = if server.is_some() { rss_kib() } else { None };
-    if let Some(running) = server {
-        running
-            .shutdown()
-            .await
-            .context("the self-hosted server did not stop")?;
-    }
+    let persists = !server.socket_io;
+    let self_hosted = server.self_hosted.is_some();
+    server.down().await?;
 
     Ok(Report {
         clients: load.clients as u64,
         connected: connected as u64,
         connect_seconds,
         sent: sent.len() as u64,
-        persisted: persisted.load(Ordering::Relaxed),
+        accepted: accepted.load(Ordering::Relaxed),
+        persists,
         send_seconds,
         expected_deliveries: expected_total,
         deliveries,
@@ -302,9 +397,89 @@ pub async fn run(target: Target, load: Load) -> anyhow::Result<Report> {
         errors: errors.count,
         first_errors: errors.first,
         latency,
+        rss_before_kib,
+        rss_connected_kib,
         rss_kib,
-        self_hosted: data_dir.is_some(),
+        self_hosted,
     })
+}
+
+/// The conversations of a run, the technicians' cookie (Parley) and the
+/// newest message id before the run's own.
+async fn open_conversations(
+    http: &reqwest::Client,
+    server: &Server,
+    load: &Load,
+    run_id: i64,
+) -> anyhow::Result<(Vec<Conversation>, Option<String>, i64)> {
+    let Some((secret, email, password)) = &server.parley else {
+        // socket.io has no accounts: a conversation is a room named by a number.
+        let conversations = (1..=load.conversations as i64)
+            .map(|id| Conversation {
+                id,
+                access_token: None,
+            })
+            .collect();
+        return Ok((conversations, None, 0));
+    };
+
+    let cookie = if load.technicians > 0 {
+        Some(parley_api::sign_in(http, &server.base, email, password).await?)
+    } else {
+        None
+    };
+    let mut conversations = Vec::with_capacity(load.conversations);
+    let mut latest = 0;
+    for index in 0..load.conversations {
+        let (conversation, first_message) =
+            parley_api::open_conversation(http, &server.base, secret, run_id, index).await?;
+        latest = latest.max(first_message);
+        conversations.push(conversation);
+    }
+    Ok((conversations, cookie, latest))
+}
+
+/// How a step run raises the client count.
+#[derive(Debug, Clone)]
+pub struct StepPlan {
+    /// Clients in the first step.
+    pub start: usize,
+    /// Each step multiplies the clients by this.
+    pub factor: f64,
+    /// No step goes beyond this many clients.
+    pub max: usize,
+    /// The run stops after the first step whose p99 passes this.
+    pub p99_limit: Duration,
+}
+
+/// Runs `load` with more and more clients (the conversations growing in
+/// proportion) until p99 passes the limit, a step fails, or `max` is reached.
+pub async fn step(target: Target, load: Load, plan: StepPlan) -> anyhow::Result<Vec<StepRow>> {
+    if plan.start == 0 || plan.factor.is_nan() || plan.factor <= 1.0 {
+        bail!("a step run needs a start of at least 1 client and a factor above 1");
+    }
+    let per_conversation = (load.clients as f64 / load.conversations as f64).max(1.0);
+    let mut rows = Vec::new();
+    let mut clients = plan.start;
+    loop {
+        let conversations = ((clients as f64 / per_conversation).round() as usize).max(1);
+        let step_load = Load {
+            clients,
+            technicians: load.technicians.min(clients),
+            conversations,
+            senders: load.senders.min(conversations),
+            ..load.clone()
+        };
+        let report = run(target.clone(), step_load).await?;
+        let passed = report.latency.value_at_quantile(0.99) as u128 <= plan.p99_limit.as_micros()
+            && report.nothing_lost()
+            && report.errors == 0;
+        rows.push(StepRow::from(&report));
+        if !passed || clients >= plan.max {
+            return Ok(rows);
+        }
+        clients = ((clients as f64 * plan.factor).ceil() as usize).min(plan.max);
+    }
 }
 
 static EMPTY_IDS: std::sync::LazyLock<HashSet<i64>> = std::sync::LazyLock::new(HashSet::new);
@@ -320,8 +495,13 @@ fn check(load: &Load) -> anyhow::Result<()> {
     if load.senders == 0 || load.senders > load.conversations {
         bail!("senders must be between 1 and the number of conversations");
     }
-    if !(load.rate.is_finite() && load.rate > 0.0) {
+    if let Some(rate) = load.rate
+        && !(rate.is_finite() && rate > 0.0)
+    {
         bail!("the rate must be a positive number of messages per second");
+    }
+    if load.in_flight == 0 {
+        bail!("each sender needs at least one request in flight");
     }
     Ok(())
 }
@@ -381,177 +561,58 @@ fn lock<T>(mutex: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
         .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
-/// Starts Parley in this process with cheap hashing and one technician.
-async fn self_host() -> anyhow::Result<(parley::server::Running, parley::testing::TempDir)> {
-    let dir = parley::testing::TempDir::new("loadgen");
-    let config = parley::config::Config {
-        listen: "127.0.0.1:0".parse().context("a valid address")?,
-        data_dir: dir.path().to_owned(),
-        ..parley::config::Config::default()
-    };
-    let options = parley::server::Options {
-        cheap_hashing: true,
-        ..parley::server::Options::default()
-    };
-    let running = parley::server::start(config, options)
-        .await
-        .context("the in-process Parley did not start")?;
-    running
-        .state
-        .accounts
-        .create(
-            "loadgen-tech@loadgen.example",
-            "Load Technician",
-            parley::store::Role::Technician,
-            SELF_HOST_PASSWORD,
-        )
-        .await
-        .context("could not seed the technician")?;
-    Ok((running, dir))
-}
-
-/// Signs a technician in on `/login` and gives the session cookie.
-async fn sign_in(
-    http: &reqwest::Client,
-    base: &str,
-    email: &str,
-    password: &str,
-) -> anyhow::Result<String> {
-    let response = http
-        .post(format!("{base}/login"))
-        .form(&[("email", email), ("password", password)])
-        .send()
-        .await
-        .context("POST /login failed")?;
-    let cookie = response
-        .headers()
-        .get_all("set-cookie")
-        .iter()
-        .filter_map(|value| value.to_str().ok())
-        .filter_map(|value| value.split(';').next())
-        .find(|pair| pair.starts_with("parley_session=") && pair.len() > "parley_session=".len())
-        .map(str::to_owned);
-    match cookie {
-        Some(cookie) => Ok(cookie),
-        None => bail!(
-            "signing in as {email} gave no session cookie (status {})",
-            response.status()
-        ),
-    }
-}
-
-/// Signs a widget token for end user `index`, exchanges it for an access
-/// token and opens that user's conversation; gives it and its first message id.
-async fn open_conversation(
-    http: &reqwest::Client,
-    base: &str,
-    secret: &WidgetSecret,
-    run_id: i64,
-    index: usize,
-) -> anyhow::Result<(Conversation, i64)> {
-    let now = chrono::Utc::now();
-    let claims = WidgetClaims::new(
-        format!("user{index}.run{run_id}@loadgen.example"),
-        format!("Load User {index}"),
-        now,
-        now + chrono::Duration::hours(2),
-    );
-    let token = sign_widget_token(&claims, secret.as_bytes());
-    let session = post_json(
-        http,
-        &format!("{base}/api/v1/widget/session"),
-        None,
-        &json!({ "token": token }),
-    )
-    .await
-    .context("POST /api/v1/widget/session failed")?;
-    let access_token = session["access_token"]
-        .as_str()
-        .context("the widget session has no access token")?
-        .to_owned();
-
-    let opened = post_json(
-        http,
-        &format!("{base}/api/v1/conversations"),
-        Some(&access_token),
-        &json!({ "subject": "Load test", "body": "Opening the load test" }),
-    )
-    .await
-    .context("POST /api/v1/conversations failed")?;
-    let id = opened["conversation"]["id"]
-        .as_i64()
-        .context("the new conversation has no id")?;
-    let first = opened["message"]["id"].as_i64().unwrap_or(0);
-    Ok((Conversation { id, access_token }, first))
-}
-
-/// POSTs JSON (with a bearer token, if given) and gives the JSON answer, or
-/// an error naming the status.
-async fn post_json(
-    http: &reqwest::Client,
-    url: &str,
-    bearer: Option<&str>,
-    body: &Value,
-) -> anyhow::Result<Value> {
-    let mut request = http.post(url).json(body);
-    if let Some(token) = bearer {
-        request = request.bearer_auth(token);
-    }
-    let response = request.send().await?;
-    let status = response.status();
-    let text = response.text().await?;
-    if !status.is_success() {
-        bail!("status {status}: {text}");
-    }
-    Ok(serde_json::from_str(&text)?)
-}
-
-/// One sender: an end user posting timed messages in its conversation.
+/// One of a sender's lanes: an end user posting timed messages in its
+/// conversation, one request at a time.
 #[derive(Debug)]
-struct Sender {
+struct Lane {
     http: reqwest::Client,
-    base: String,
+    url: Arc<String>,
     conversation: Conversation,
     count: usize,
-    every: Duration,
+    /// The pause between sends; `None` sends as soon as the last is answered.
+    every: Option<Duration>,
+    /// The run's marker and this lane's name, which start every body.
     marker: String,
     body_bytes: usize,
     sent: Arc<std::sync::Mutex<Vec<(i64, i64)>>>,
-    persisted: Arc<AtomicU64>,
+    accepted: Arc<AtomicU64>,
     errors: Arc<std::sync::Mutex<Errors>>,
 }
 
-impl Sender {
+impl Lane {
     async fn run(self) {
-        let url = format!(
-            "{}/api/v1/conversations/{}/messages",
-            self.base, self.conversation.id
-        );
         // Skipped ticks are not made up in a burst: a slow server gets the
         // set rate or less, never more.
-        let mut tick = tokio::time::interval(self.every);
-        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut tick = self.every.map(|every| {
+            let mut tick = tokio::time::interval(every);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            tick
+        });
+        let mut body = String::with_capacity(self.body_bytes + 64);
         for seq in 0..self.count {
-            tick.tick().await;
+            if let Some(tick) = &mut tick {
+                tick.tick().await;
+            }
 
             // The send time goes in the body; receivers subtract it.
             let stamp = chrono::Utc::now().timestamp_micros();
-            let mut body = format!("{} {seq} {stamp} ", self.marker);
+            body.clear();
+            body.push_str(&format!("{} {stamp} {seq} ", self.marker));
             while body.len() < self.body_bytes {
                 body.push('x');
             }
             let answer = post_json(
                 &self.http,
-                &url,
-                Some(&self.conversation.access_token),
+                &self.url,
+                self.conversation.access_token.as_deref(),
                 &json!({ "body": body }),
             )
             .await;
 
             match answer.and_then(|message| message["id"].as_i64().context("no message id")) {
                 Ok(id) => {
-                    // A 201 means the message is stored: that is "persisted".
-                    self.persisted.fetch_add(1, Ordering::Relaxed);
+                    // A 201 from Parley means the message is stored.
+                    self.accepted.fetch_add(1, Ordering::Relaxed);
                     lock(&self.sent).push((self.conversation.id, id));
                 }
                 Err(error) => lock(&self.errors).note("send", &error),
@@ -560,9 +621,9 @@ impl Sender {
     }
 }
 
-/// The resident set of this process, in KiB, from `/proc` (Linux only).
-fn rss_kib() -> Option<u64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+/// A resident set in KiB, from a `/proc/.../status` file (Linux only).
+fn rss_kib(status_file: &str) -> Option<u64> {
+    let status = std::fs::read_to_string(status_file).ok()?;
     let line = status.lines().find(|line| line.starts_with("VmRSS:"))?;
     line.split_whitespace().nth(1)?.parse().ok()
 }
@@ -586,10 +647,20 @@ mod tests {
         };
         assert!(check(&senders).is_err());
         let rate = Load {
-            rate: 0.0,
+            rate: Some(0.0),
             ..Load::default()
         };
         assert!(check(&rate).is_err());
+        let in_flight = Load {
+            in_flight: 0,
+            ..Load::default()
+        };
+        assert!(check(&in_flight).is_err());
+        let saturating = Load {
+            rate: None,
+            ..Load::default()
+        };
+        assert!(check(&saturating).is_ok());
         assert!(check(&Load::default()).is_ok());
     }
 }

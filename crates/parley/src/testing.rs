@@ -122,7 +122,7 @@ impl Drop for TestDatabase {
 }
 
 /// The same server URL with another database name in its path.
-fn replace_database(server_url: &str, name: &str) -> String {
+pub fn replace_database(server_url: &str, name: &str) -> String {
     let (base, query) = match server_url.split_once('?') {
         Some((base, query)) => (base, Some(query)),
         None => (server_url, None),

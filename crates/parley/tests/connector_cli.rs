@@ -1,5 +1,5 @@
-//! `parley connector set / show / remove` and `parley keys rotate`, run as an
-//! MSP would script them, against a simulator on a free port.
+//! `parley connector set / show / remove`, `parley keys rotate` and `parley admin
+//! widget-secret`, run as an MSP would script them, against a simulator on a free port.
 
 use halo_sim::{App, RunningSim, Seed, SimConfig, Simulator};
 use parley::identity::MasterKey;
@@ -125,4 +125,21 @@ async fn a_key_that_cannot_open_the_secrets_is_named() {
     assert!(said.contains("PARLEY_MASTER_KEY"), "{said}");
     assert!(said.contains("another master key"), "{said}");
     assert!(!said.contains("panicked"), "{said}");
+}
+
+#[tokio::test]
+async fn the_widget_secret_is_printed_for_a_portal_set_up_script() {
+    let data = TempDir::new("cli-widget");
+
+    let first = parley(&data, &["admin", "widget-secret"], None).await;
+    assert!(first.status.success(), "{}", text(&first));
+    let secret = String::from_utf8_lossy(&first.stdout).trim().to_owned();
+    assert!(
+        parley::identity::WidgetSecret::parse(&secret).is_ok(),
+        "not a widget secret: {secret:?}"
+    );
+
+    // The same workspace answers the same secret until an admin rotates it.
+    let again = parley(&data, &["admin", "widget-secret"], None).await;
+    assert_eq!(String::from_utf8_lossy(&again.stdout).trim(), secret);
 }

@@ -1,5 +1,7 @@
 //! `parley admin create`: an account from a shell, for scripted set-ups and
-//! for getting back in when every admin password is lost.
+//! for getting back in when every admin password is lost; `parley admin
+//! widget-secret`: the secret a client portal signs widget tokens with, for
+//! scripted portal set-ups (the same one the admin's account page shows).
 
 use anyhow::Context;
 use clap::{Args, Subcommand};
@@ -16,6 +18,14 @@ use super::serve::ServiceArgs;
 pub enum AdminCommand {
     /// Create an admin or technician account.
     Create(CreateArgs),
+    /// Print the workspace's widget secret (what client portals sign with).
+    WidgetSecret(WidgetSecretArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct WidgetSecretArgs {
+    #[command(flatten)]
+    service: ServiceArgs,
 }
 
 #[derive(Debug, Args)]
@@ -40,8 +50,16 @@ pub struct CreateArgs {
 }
 
 pub async fn run(command: AdminCommand) -> anyhow::Result<ExitCode> {
-    let AdminCommand::Create(args) = command;
-    let config = args.service.load()?;
+    match command {
+        AdminCommand::Create(args) => create(args).await,
+        AdminCommand::WidgetSecret(args) => widget_secret(args).await,
+    }
+}
+
+/// Opens the accounts the way `parley serve` does, creating the data
+/// directory, the key and the workspace on first use.
+async fn open_accounts(service: &ServiceArgs) -> anyhow::Result<Accounts> {
+    let config = service.load()?;
     std::fs::create_dir_all(&config.data_dir)
         .with_context(|| format!("could not create {}", config.data_dir.display()))?;
 
@@ -54,6 +72,11 @@ pub async fn run(command: AdminCommand) -> anyhow::Result<ExitCode> {
         Duration::from_secs(3600),
     )
     .await?;
+    Ok(accounts)
+}
+
+async fn create(args: CreateArgs) -> anyhow::Result<ExitCode> {
+    let accounts = open_accounts(&args.service).await?;
     let role = if args.technician {
         Role::Technician
     } else {
@@ -67,5 +90,13 @@ pub async fn run(command: AdminCommand) -> anyhow::Result<ExitCode> {
         "Created {} account {} ({}).",
         account.role, account.email, account.name
     );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Prints the secret alone on standard output, so a script can capture it;
+/// whoever can run this can already read the data directory and its key.
+async fn widget_secret(args: WidgetSecretArgs) -> anyhow::Result<ExitCode> {
+    let accounts = open_accounts(&args.service).await?;
+    println!("{}", accounts.workspace().widget_secret);
     Ok(ExitCode::SUCCESS)
 }
