@@ -11,6 +11,9 @@
 /// The SQL both backends share.
 mod sql;
 
+/// Group commit: concurrent messages share one SQLite transaction.
+mod batch;
+
 /// PostgreSQL: connecting, migrations, `LISTEN/NOTIFY`.
 pub mod postgres;
 /// SQLite: the file, WAL mode, migrations.
@@ -42,6 +45,12 @@ pub enum StoreError {
     /// The database itself failed; the detail is for the log only.
     #[error("database error: {0}")]
     Database(#[from] sqlx::Error),
+
+    /// A commit that carried several callers' writes failed (a batch of
+    /// messages on SQLite); each of them gets the same cause. The detail is
+    /// for the log only.
+    #[error("database error: {0}")]
+    Shared(std::sync::Arc<sqlx::Error>),
 
     /// The schema could not be brought up to date.
     #[error("database migration failed: {0}")]

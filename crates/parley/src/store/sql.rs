@@ -4,12 +4,14 @@
 //! PostgreSQL both accept. Only integers, text and bytes cross the driver, so
 //! that both backends read back exactly what they were given.
 
+use super::batch::MessageBatcher;
 use super::*;
 use async_trait::async_trait;
 use sha2::{Digest, Sha256};
 use sqlx::AnyPool;
 use sqlx::any::AnyRow;
 use sqlx::{Any, Row, Transaction};
+use std::sync::Arc;
 use tokio::sync::Mutex;
 
 const CONVERSATION_COLUMNS: &str = "id, workspace_id, end_user_id, subject, status, \
@@ -33,17 +35,33 @@ pub struct SqlStore {
     /// SQLite has one writer at a time; taking turns here, rather than in the
     /// database's busy loop, keeps writes fair and never fails with "locked".
     /// PostgreSQL needs no such lock.
-    write_turn: Option<Mutex<()>>,
+    write_turn: Option<Arc<Mutex<()>>>,
+    /// SQLite's messages are committed in batches, during the same writer
+    /// turns, so that one wait for the disk serves many messages. On
+    /// PostgreSQL concurrent commits already share the server's WAL flushes.
+    batcher: Option<MessageBatcher>,
 }
 
 impl SqlStore {
+    /// Must run inside a Tokio runtime: on SQLite it starts the message
+    /// writer task.
     pub(super) fn new(pool: AnyPool, backend: Backend) -> Self {
-        let write_turn = (backend == Backend::Sqlite).then(|| Mutex::new(()));
+        let write_turn = (backend == Backend::Sqlite).then(|| Arc::new(Mutex::new(())));
+        let batcher = write_turn
+            .as_ref()
+            .map(|turn| MessageBatcher::start(pool.clone(), Arc::clone(turn)));
         Self {
             pool,
             backend,
             write_turn,
+            batcher,
         }
+    }
+
+    /// The pool, for tests that drive the message writer directly.
+    #[cfg(test)]
+    pub(super) fn pool(&self) -> &AnyPool {
+        &self.pool
     }
 
     /// Starts a write transaction, after waiting for SQLite's writer turn.
@@ -185,7 +203,7 @@ fn not_found_if_missing<T>(row: Option<T>, what: &'static str) -> StoreResult<T>
 }
 
 /// Inserts one message inside a transaction and moves its conversation on.
-async fn insert_message(
+pub(super) async fn insert_message(
     tx: &mut Transaction<'static, Any>,
     message: &NewMessage,
     conversation_id: ConversationId,
@@ -254,16 +272,21 @@ async fn insert_message(
     }
 
     // An end user writing to a closed chat reopens it for the whole help desk,
-    // so it goes back to waiting for a technician to claim it.
+    // so it goes back to waiting for a technician to claim it. On PostgreSQL
+    // two messages' transactions may commit in the other order than their
+    // ids were drawn, so the last message only ever moves forwards.
     let reopens = message.author_kind == AuthorKind::EndUser;
     let row = sqlx::query(
-        "UPDATE conversations SET last_message_id = $1, updated_at = $2, \
-         status = CASE WHEN status = 'closed' AND $3 = 1 THEN 'waiting' ELSE status END, \
-         technician_id = CASE WHEN status = 'closed' AND $4 = 1 THEN NULL ELSE technician_id END \
-         WHERE id = $5 AND workspace_id = $6 \
+        "UPDATE conversations SET \
+         last_message_id = CASE WHEN last_message_id > $1 THEN last_message_id ELSE $2 END, \
+         updated_at = $3, \
+         status = CASE WHEN status = 'closed' AND $4 = 1 THEN 'waiting' ELSE status END, \
+         technician_id = CASE WHEN status = 'closed' AND $5 = 1 THEN NULL ELSE technician_id END \
+         WHERE id = $6 AND workspace_id = $7 \
          RETURNING id, workspace_id, end_user_id, subject, status, technician_id, created_at, \
          updated_at, last_message_id",
     )
+    .bind(id)
     .bind(id)
     .bind(message.at)
     .bind(i64::from(reopens))
@@ -277,9 +300,27 @@ async fn insert_message(
     Ok((conversation, id))
 }
 
+/// The message as [`Store::message`] would read it back once `message` is
+/// stored (without an attachment) under `id`: every column is written exactly
+/// as given, so reading it again would only cost a round trip.
+pub(super) fn stored_message(message: NewMessage, id: MessageId) -> Message {
+    Message {
+        id,
+        workspace_id: message.workspace_id,
+        conversation_id: message.conversation_id,
+        kind: message.kind,
+        author_kind: message.author_kind,
+        author_id: message.author_id,
+        author_name: message.author_name,
+        body: message.body,
+        attachment: None,
+        created_at: message.at,
+    }
+}
+
 /// Fails with "not found" unless the conversation exists in the workspace, so
 /// a message can never be written into another workspace's conversation.
-async fn require_conversation(
+pub(super) async fn require_conversation(
     tx: &mut Transaction<'static, Any>,
     workspace: WorkspaceId,
     id: ConversationId,
@@ -652,14 +693,17 @@ impl Store for SqlStore {
     }
 
     async fn add_message(&self, message: NewMessage) -> StoreResult<(Conversation, Message)> {
+        if let Some(batcher) = &self.batcher {
+            return batcher.add(message).await;
+        }
+
         let mut tx = self.write().await?;
         require_conversation(&mut tx.tx, message.workspace_id, message.conversation_id).await?;
         let (conversation, id) =
             insert_message(&mut tx.tx, &message, message.conversation_id, None).await?;
         tx.commit().await?;
 
-        let message = self.message(message.workspace_id, id).await?;
-        Ok((conversation, message))
+        Ok((conversation, stored_message(message, id)))
     }
 
     async fn add_attachment(

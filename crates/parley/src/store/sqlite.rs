@@ -21,12 +21,14 @@ pub async fn open(path: &Path) -> StoreResult<SqlStore> {
         .after_connect(|connection, _meta| {
             Box::pin(async move {
                 // Per connection: wait rather than fail when another process
-                // holds the write lock; check foreign keys; NORMAL is durable
-                // in WAL mode except on power loss of the last transactions.
+                // holds the write lock; check foreign keys; and FULL, because
+                // an acknowledged message must survive a power cut, which in
+                // WAL mode NORMAL does not promise for the last commits. The
+                // wait for the disk this adds is shared by batching messages.
                 connection
                     .execute(
                         "PRAGMA busy_timeout = 5000; PRAGMA foreign_keys = ON; \
-                         PRAGMA synchronous = NORMAL;",
+                         PRAGMA synchronous = FULL;",
                     )
                     .await?;
                 Ok(())

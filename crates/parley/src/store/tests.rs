@@ -1207,3 +1207,145 @@ async fn the_webhook_secret_is_made_once_shown_once_and_resealed_with_the_rest()
         assert_eq!(resealed.secret_sealed, "resealed");
     }
 }
+
+// --- many writers at once (group commit on SQLite)
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_messages_all_land_once_with_each_writers_order_kept() {
+    for (_db, store) in
+        stores("concurrent_messages_all_land_once_with_each_writers_order_kept").await
+    {
+        let store: std::sync::Arc<dyn Store> = std::sync::Arc::from(store);
+        let ws = workspace(&*store).await.id;
+        let user = end_user(&*store, ws, "dana@client.example").await;
+        let mut chats = Vec::new();
+        for _ in 0..4 {
+            chats.push(conversation(&*store, ws, user.id).await.0.id);
+        }
+
+        // Several writers per conversation, so that batches mix writers and
+        // conversations; each writer waits for one message before the next.
+        let mut writers = tokio::task::JoinSet::new();
+        for (index, &chat) in chats.iter().cycle().take(24).enumerate() {
+            let store = std::sync::Arc::clone(&store);
+            writers.spawn(async move {
+                let mut sent = Vec::new();
+                for sequence in 0..10 {
+                    let body = format!("writer {index} message {sequence}");
+                    let (_, message) = store
+                        .add_message(text(ws, chat, AuthorKind::EndUser, &body))
+                        .await
+                        .unwrap();
+                    sent.push(message);
+                }
+                sent
+            });
+        }
+        let mut sent = Vec::new();
+        while let Some(batch) = writers.join_next().await {
+            sent.extend(batch.unwrap());
+        }
+
+        let mut ids: Vec<_> = sent.iter().map(|message| message.id).collect();
+        ids.sort_unstable();
+        ids.dedup();
+        assert_eq!(ids.len(), 240, "every message has its own id");
+        for message in &sent {
+            assert_eq!(
+                &store.message(ws, message.id).await.unwrap(),
+                message,
+                "what add_message returned is what is stored"
+            );
+        }
+
+        for &chat in &chats {
+            let history = store
+                .messages(MessagePage {
+                    workspace_id: ws,
+                    conversation_id: chat,
+                    before: None,
+                    limit: 1000,
+                    include_notes: true,
+                })
+                .await
+                .unwrap();
+            assert_eq!(
+                history.len(),
+                1 + 60,
+                "the first message and six writers' ten"
+            );
+            for writer in 0..24 {
+                let prefix = format!("writer {writer} message ");
+                let order: Vec<_> = history
+                    .iter()
+                    .filter_map(|message| message.body.strip_prefix(&prefix))
+                    .collect();
+                let expected: Vec<_> = (0..10).map(|n| n.to_string()).collect();
+                if !order.is_empty() {
+                    assert_eq!(order, expected, "writer {writer}'s messages in order");
+                }
+            }
+
+            let newest = history.last().unwrap().id;
+            let after = store.conversation(ws, chat).await.unwrap();
+            assert_eq!(after.last_message_id, Some(newest));
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_message_to_a_missing_conversation_fails_alone_among_concurrent_ones() {
+    for (_db, store) in
+        stores("a_message_to_a_missing_conversation_fails_alone_among_concurrent_ones").await
+    {
+        let store: std::sync::Arc<dyn Store> = std::sync::Arc::from(store);
+        let ws = workspace(&*store).await.id;
+        let user = end_user(&*store, ws, "dana@client.example").await;
+        let (chat, _) = conversation(&*store, ws, user.id).await;
+
+        let mut writers = tokio::task::JoinSet::new();
+        for index in 0..40 {
+            let store = std::sync::Arc::clone(&store);
+            let target = if index % 10 == 3 {
+                chat.id + 1000
+            } else {
+                chat.id
+            };
+            writers.spawn(async move {
+                let body = format!("message {index}");
+                let outcome = store
+                    .add_message(text(ws, target, AuthorKind::EndUser, &body))
+                    .await;
+                (target, outcome)
+            });
+        }
+
+        let mut stored = 0;
+        while let Some(joined) = writers.join_next().await {
+            let (target, outcome) = joined.unwrap();
+            if target == chat.id {
+                outcome.unwrap();
+                stored += 1;
+            } else {
+                assert!(
+                    matches!(outcome, Err(StoreError::NotFound("conversation"))),
+                    "{outcome:?}"
+                );
+            }
+        }
+        assert_eq!(stored, 36);
+        let newest = store.newest_message_id(ws).await.unwrap();
+        let history = store
+            .messages(MessagePage {
+                workspace_id: ws,
+                conversation_id: chat.id,
+                before: None,
+                limit: 100,
+                include_notes: true,
+            })
+            .await
+            .unwrap();
+        assert_eq!(history.len(), 1 + 36);
+        assert_eq!(history.last().unwrap().id, newest);
+    }
+}
