@@ -1,21 +1,34 @@
 //! The fan-out hub: every chat event goes to every live socket on this
 //! instance that may see it.
 //!
-//! Events travel on one broadcast channel; each socket filters what it may
-//! see. A socket that falls too far behind misses events and is dropped (it
-//! reconnects and resumes from the store), so one slow client never slows the
-//! others. Messages are in the store before they reach the hub.
+//! Sockets subscribe by who they are: the help desk of a workspace, or one end
+//! user. An event is serialised to its frame once and sent only to the
+//! listeners that may see it, so a message wakes the sockets that show it and
+//! not every socket on the instance. A socket that falls too far behind misses
+//! events and is dropped (it reconnects and resumes from the store), so one
+//! slow client never slows the others. Messages are in the store before they
+//! reach the hub.
 
 use crate::chat::relay::Outbound;
 use crate::chat::view::{AuthorView, ConversationView, MessageView, SyncView};
 use crate::store::{ConversationId, EndUserId, MessageId, WorkspaceId};
+use axum::extract::ws::Utf8Bytes;
 use serde::Serialize;
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use tokio::sync::broadcast;
 
-/// How many events a socket may fall behind before it is dropped.
+/// How many events an in-process subscriber (the outbox worker) may fall
+/// behind before it misses some.
 const BACKLOG: usize = 1024;
+/// How many events a help desk's socket may fall behind before it is dropped:
+/// it sees all of its workspace's traffic.
+const HELP_DESK_BACKLOG: usize = 1024;
+/// The same for an end user's socket, which sees only its own conversations.
+/// Every end user online holds one such queue, so it is kept small; a socket
+/// that overflows it resumes from the store and loses nothing.
+const END_USER_BACKLOG: usize = 64;
 
 /// Something that happened in a conversation, as sockets receive it.
 #[derive(Debug, Clone, Serialize)]
@@ -68,7 +81,7 @@ pub struct Scope {
 }
 
 /// Who is listening on a socket.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Listener {
     /// A technician or admin sees the whole workspace, notes included.
     HelpDesk { workspace_id: WorkspaceId },
@@ -80,6 +93,33 @@ pub enum Listener {
 }
 
 impl Event {
+    /// The listeners who may see this event, other than end users told of
+    /// presence (who are found by workspace); `None` for presence.
+    fn audience(&self) -> Option<(Listener, Option<Listener>)> {
+        let scope = match self {
+            Event::Message { scope, .. }
+            | Event::Conversation { scope, .. }
+            | Event::Typing { scope, .. }
+            | Event::Read { scope, .. } => *scope,
+            Event::Sync { workspace_id, .. } => {
+                let help_desk = Listener::HelpDesk {
+                    workspace_id: *workspace_id,
+                };
+                return Some((help_desk, None));
+            }
+            Event::Presence { .. } => return None,
+        };
+
+        let help_desk = Listener::HelpDesk {
+            workspace_id: scope.workspace_id,
+        };
+        let end_user = (!scope.internal).then_some(Listener::EndUser {
+            workspace_id: scope.workspace_id,
+            end_user_id: scope.end_user_id,
+        });
+        Some((help_desk, end_user))
+    }
+
     /// Whether `listener` may receive this event.
     pub fn visible_to(&self, listener: Listener) -> bool {
         let scope = match self {
@@ -109,10 +149,24 @@ impl Event {
     }
 }
 
+/// An event on its way to sockets, with its frame serialised once for all.
+#[derive(Debug)]
+pub struct Delivery {
+    pub event: Arc<Event>,
+    /// The JSON text frame, as the client protocol writes the event.
+    pub frame: Utf8Bytes,
+}
+
+/// The live sockets' queues, one per listener; a queue is removed when its
+/// last socket goes.
+type Routes = Arc<Mutex<HashMap<Listener, broadcast::Sender<Arc<Delivery>>>>>;
+
 /// The in-process hub. Cloning shares it.
 #[derive(Debug, Clone)]
 pub struct Hub {
+    /// Every event, for in-process subscribers that are not sockets.
     sender: broadcast::Sender<Arc<Event>>,
+    routes: Routes,
     technicians_online: Arc<AtomicUsize>,
     messages_published: Arc<AtomicU64>,
     /// Other instances to tell, when several share a PostgreSQL database.
@@ -130,6 +184,7 @@ impl Hub {
         let (sender, _) = broadcast::channel(BACKLOG);
         Self {
             sender,
+            routes: Arc::default(),
             technicians_online: Arc::new(AtomicUsize::new(0)),
             messages_published: Arc::new(AtomicU64::new(0)),
             relay: Arc::default(),
@@ -156,7 +211,47 @@ impl Hub {
         if let Event::Message { .. } = event {
             self.messages_published.fetch_add(1, Ordering::Relaxed);
         }
-        let _ = self.sender.send(Arc::new(event));
+        let event = Arc::new(event);
+
+        self.deliver(&event);
+
+        let _ = self.sender.send(event);
+    }
+
+    /// Sends the event's frame to the sockets that may see it.
+    fn deliver(&self, event: &Arc<Event>) {
+        // Serialised outside the lock, so publishers only queue under it.
+        let frame = match serde_json::to_string(&**event) {
+            Ok(frame) => Utf8Bytes::from(frame),
+            Err(error) => {
+                tracing::error!(%error, "an event could not be serialised");
+                return;
+            }
+        };
+        let delivery = Arc::new(Delivery {
+            event: event.clone(),
+            frame,
+        });
+
+        let routes = lock(&self.routes);
+        match event.audience() {
+            Some((help_desk, end_user)) => {
+                for listener in std::iter::once(help_desk).chain(end_user) {
+                    if let Some(queue) = routes.get(&listener) {
+                        let _ = queue.send(delivery.clone());
+                    }
+                }
+            }
+            // Presence goes to every end user of the workspace; it changes
+            // only when the first technician comes or the last one goes.
+            None => {
+                for (listener, queue) in routes.iter() {
+                    if event.visible_to(*listener) {
+                        let _ = queue.send(delivery.clone());
+                    }
+                }
+            }
+        }
     }
 
     /// How many messages this instance has published since it started.
@@ -164,8 +259,30 @@ impl Hub {
         self.messages_published.load(Ordering::Relaxed)
     }
 
+    /// Every event published here, for in-process subscribers; sockets use
+    /// [`Hub::listen`].
     pub fn subscribe(&self) -> broadcast::Receiver<Arc<Event>> {
         self.sender.subscribe()
+    }
+
+    /// The events `listener` may see, with their frames, from now on.
+    pub fn listen(&self, listener: Listener) -> Subscription {
+        let mut routes = lock(&self.routes);
+        let receiver = routes
+            .entry(listener)
+            .or_insert_with(|| {
+                let backlog = match listener {
+                    Listener::HelpDesk { .. } => HELP_DESK_BACKLOG,
+                    Listener::EndUser { .. } => END_USER_BACKLOG,
+                };
+                broadcast::channel(backlog).0
+            })
+            .subscribe();
+        Subscription {
+            receiver,
+            listener,
+            routes: self.routes.clone(),
+        }
     }
 
     /// Whether any technician has a socket open on this instance.
@@ -191,6 +308,47 @@ impl Hub {
             workspace_id,
         }
     }
+}
+
+/// A socket's subscription: its listener's events, until dropped.
+#[derive(Debug)]
+pub struct Subscription {
+    receiver: broadcast::Receiver<Arc<Delivery>>,
+    listener: Listener,
+    routes: Routes,
+}
+
+impl Subscription {
+    /// The next event; `Lagged` when the socket fell too far behind.
+    pub async fn recv(&mut self) -> Result<Arc<Delivery>, broadcast::error::RecvError> {
+        self.receiver.recv().await
+    }
+
+    /// The next event if one is waiting, for writing several at once.
+    pub fn try_recv(&mut self) -> Result<Arc<Delivery>, broadcast::error::TryRecvError> {
+        self.receiver.try_recv()
+    }
+}
+
+impl Drop for Subscription {
+    fn drop(&mut self) {
+        // Checked under the lock that `listen` takes, so a socket subscribing
+        // meanwhile either keeps the queue alive or gets a new one. Our own
+        // receiver still counts here.
+        let mut routes = lock(&self.routes);
+        if routes
+            .get(&self.listener)
+            .is_some_and(|queue| queue.receiver_count() <= 1)
+        {
+            routes.remove(&self.listener);
+        }
+    }
+}
+
+/// The routes stay consistent even if a holder panicked: every change to the
+/// map is a single insert or remove.
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 /// Keeps a technician counted as online while their socket lives.
@@ -274,6 +432,46 @@ mod tests {
             })
             .collect();
         assert_eq!(online, [true, false]);
+    }
+
+    #[test]
+    fn a_socket_queue_gets_only_what_its_listener_may_see() {
+        let hub = Hub::new();
+        let mut own = hub.listen(Listener::EndUser {
+            workspace_id: 1,
+            end_user_id: 7,
+        });
+        let mut other = hub.listen(Listener::EndUser {
+            workspace_id: 1,
+            end_user_id: 8,
+        });
+        let mut desk = hub.listen(Listener::HelpDesk { workspace_id: 1 });
+
+        hub.publish(typing(true));
+        hub.publish(typing(false));
+
+        let frame = own.try_recv().unwrap().frame.to_string();
+        assert!(frame.contains(r#""type":"typing""#));
+        assert!(own.try_recv().is_err());
+        assert!(other.try_recv().is_err());
+        assert!(desk.try_recv().is_ok());
+        assert!(desk.try_recv().is_ok());
+    }
+
+    #[test]
+    fn a_queue_goes_with_its_last_socket() {
+        let hub = Hub::new();
+        let listener = Listener::EndUser {
+            workspace_id: 1,
+            end_user_id: 7,
+        };
+
+        let first = hub.listen(listener);
+        let second = hub.listen(listener);
+        drop(first);
+        assert!(lock(&hub.routes).contains_key(&listener));
+        drop(second);
+        assert!(lock(&hub.routes).is_empty());
     }
 
     #[test]

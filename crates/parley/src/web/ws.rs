@@ -6,7 +6,8 @@
 //! hub first and replays from the store second, so nothing falls in between,
 //! and skips live copies of what it already replayed.
 
-use crate::chat::hub::Event;
+use crate::chat::hub::{Delivery, Event, Listener, Subscription};
+use crate::chat::view::MessageView;
 use crate::chat::{Actor, ChatError};
 use crate::web::AppState;
 use crate::web::auth::{account_from_cookie, actor_from_token};
@@ -14,10 +15,12 @@ use axum::extract::State;
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
 use axum::http::HeaderMap;
 use axum::response::Response;
-use serde::Deserialize;
+use futures_util::SinkExt;
+use serde::{Deserialize, Serialize};
 use serde_json::json;
+use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::broadcast::error::RecvError;
+use tokio::sync::broadcast::error::{RecvError, TryRecvError};
 use tokio::time::{Instant, interval, timeout};
 use tracing::Instrument;
 
@@ -28,6 +31,16 @@ const SILENT_FOR: Duration = Duration::from_secs(60);
 const HANDSHAKE: Duration = Duration::from_secs(10);
 /// How long one write may take before the client counts as too slow.
 const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The socket's read buffer. Clients send only small frames (auth, resume,
+/// typing, read), and tungstenite zero-fills the whole buffer before every
+/// read, so its 128 KiB default costs a large memset per wake-up and keeps
+/// 128 KiB resident per idle socket. A larger frame still fits: the buffer
+/// grows to the frame's length while it is read.
+const READ_BUFFER: usize = 1024;
+/// Frames queued in a batch are written out once this many bytes are waiting
+/// (or at the batch's flush), which bounds what a socket's write buffer keeps.
+const WRITE_BUFFER: usize = 8 * 1024;
 
 /// Close code 1008 (policy violation): not authenticated.
 const CLOSE_UNAUTHORIZED: u16 = 1008;
@@ -73,6 +86,8 @@ pub async fn upgrade(
 
     upgrade
         .max_message_size(64 * 1024)
+        .read_buffer_size(READ_BUFFER)
+        .write_buffer_size(WRITE_BUFFER)
         .on_upgrade(move |socket| run(socket, state, technician))
 }
 
@@ -157,7 +172,8 @@ async fn serve(mut socket: WebSocket, state: &AppState, actor: &Actor, after: i6
 
     // Subscribe before reading the store: a message stored in between is
     // then in both, and the live copy is skipped below.
-    let mut events = state.chat.hub().subscribe();
+    let mut events = state.chat.hub().listen(listener);
+
     // The store answers a page at a time: read on until a page comes back
     // empty, so a socket that missed more than one page still misses nothing.
     let mut replayed_up_to = after.max(0);
@@ -175,24 +191,33 @@ async fn serve(mut socket: WebSocket, state: &AppState, actor: &Actor, after: i6
         }
         for message in missed {
             replayed_up_to = replayed_up_to.max(message.id);
-            let frame = json!({ "type": "message", "message": message });
-            if !send(&mut socket, frame.to_string()).await {
+            let Ok(frame) = serde_json::to_string(&MessageFrame {
+                kind: "message",
+                message: &message,
+            }) else {
+                // Skipping would lose the message for this client; ending the
+                // socket makes it resume from here instead.
+                send_error(&mut socket, "internal", "could not load missed messages").await;
+                return;
+            };
+            if !send(&mut socket, Utf8Bytes::from(frame)).await {
                 return;
             }
         }
     }
+
     if let Actor::EndUser(_) = actor {
         let online = state.chat.hub().help_desk_online();
-        if !send(
-            &mut socket,
-            json!({"type": "presence", "online": online}).to_string(),
-        )
-        .await
-        {
+        let frame = if online {
+            r#"{"type":"presence","online":true}"#
+        } else {
+            r#"{"type":"presence","online":false}"#
+        };
+        if !send(&mut socket, Utf8Bytes::from_static(frame)).await {
             return;
         }
     }
-    if !send(&mut socket, json!({"type": "ready"}).to_string()).await {
+    if !send(&mut socket, Utf8Bytes::from_static(r#"{"type":"ready"}"#)).await {
         return;
     }
 
@@ -201,23 +226,15 @@ async fn serve(mut socket: WebSocket, state: &AppState, actor: &Actor, after: i6
     loop {
         tokio::select! {
             event = events.recv() => match event {
-                Ok(event) => {
-                    if !event.visible_to(listener) {
-                        continue;
-                    }
-                    if let Event::Message { message, .. } = &*event
-                        && message.id <= replayed_up_to
-                    {
-                        continue;
-                    }
-                    let Ok(frame) = serde_json::to_string(&*event) else { continue };
-                    if !send(&mut socket, frame).await {
+                Ok(first) => {
+                    let written =
+                        write_batch(&mut socket, &mut events, first, listener, replayed_up_to);
+                    if !written.await {
                         return;
                     }
                 }
                 Err(RecvError::Lagged(skipped)) => {
-                    tracing::warn!(skipped, "socket too slow; dropping it so it resumes");
-                    close(&mut socket, CLOSE_TOO_SLOW, "too slow; reconnect and resume").await;
+                    too_slow(&mut socket, skipped).await;
                     return;
                 }
                 Err(RecvError::Closed) => return,
@@ -241,6 +258,82 @@ async fn serve(mut socket: WebSocket, state: &AppState, actor: &Actor, after: i6
             }
         }
     }
+}
+
+/// A replayed message, written as the hub writes a live one.
+#[derive(Serialize)]
+struct MessageFrame<'a> {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    message: &'a MessageView,
+}
+
+/// Most events one batch writes before flushing, so a busy socket still
+/// reads its client's frames and pings in between.
+const BATCH: usize = 64;
+
+/// Writes `first` and whatever else is already waiting for this socket, then
+/// flushes once: a busy socket costs one write per batch, not one per event.
+/// False when the socket is gone or too slow.
+async fn write_batch(
+    socket: &mut WebSocket,
+    events: &mut Subscription,
+    first: Arc<Delivery>,
+    listener: Listener,
+    replayed_up_to: i64,
+) -> bool {
+    let batch = async {
+        let mut next = Some(first);
+        let mut queued = 0;
+        while let Some(delivery) = next.take() {
+            // The hub routes by listener already; this check keeps a routing
+            // mistake from ever showing someone another's conversation.
+            let replayed = matches!(
+                &*delivery.event,
+                Event::Message { message, .. } if message.id <= replayed_up_to
+            );
+            if delivery.event.visible_to(listener) && !replayed {
+                socket
+                    .feed(Message::Text(delivery.frame.clone()))
+                    .await
+                    .map_err(|_| Gone)?;
+                queued += 1;
+            }
+            if queued < BATCH {
+                next = match events.try_recv() {
+                    Ok(delivery) => Some(delivery),
+                    Err(TryRecvError::Empty | TryRecvError::Closed) => None,
+                    Err(TryRecvError::Lagged(skipped)) => return Err(Lagged(skipped)),
+                };
+            }
+        }
+        socket.flush().await.map_err(|_| Gone)
+    };
+
+    match timeout(WRITE_TIMEOUT, batch).await {
+        Ok(Ok(())) => true,
+        Ok(Err(Lagged(skipped))) => {
+            too_slow(socket, skipped).await;
+            false
+        }
+        Ok(Err(Gone)) | Err(_) => false,
+    }
+}
+
+/// Why a batch stopped early.
+enum BatchError {
+    /// The socket fell behind the hub and missed events.
+    Lagged(u64),
+    /// The socket is closed or broken.
+    Gone,
+}
+use BatchError::{Gone, Lagged};
+
+/// Drops a socket that missed events; its client reconnects and resumes from
+/// the store, so nothing is lost.
+async fn too_slow(socket: &mut WebSocket, skipped: u64) {
+    tracing::warn!(skipped, "socket too slow; dropping it so it resumes");
+    close(socket, CLOSE_TOO_SLOW, "too slow; reconnect and resume").await;
 }
 
 async fn handle_frame(socket: &mut WebSocket, state: &AppState, actor: &Actor, text: &str) {
@@ -273,20 +366,16 @@ fn log_chat_error(error: &ChatError) {
 }
 
 /// Sends one frame, giving up on a client that does not take it in time.
-async fn send(socket: &mut WebSocket, text: String) -> bool {
+async fn send(socket: &mut WebSocket, text: Utf8Bytes) -> bool {
     matches!(
-        timeout(
-            WRITE_TIMEOUT,
-            socket.send(Message::Text(Utf8Bytes::from(text)))
-        )
-        .await,
+        timeout(WRITE_TIMEOUT, socket.send(Message::Text(text))).await,
         Ok(Ok(()))
     )
 }
 
 async fn send_error(socket: &mut WebSocket, code: &str, message: &str) {
     let frame = json!({ "type": "error", "error": { "code": code, "message": message } });
-    send(socket, frame.to_string()).await;
+    send(socket, Utf8Bytes::from(frame.to_string())).await;
 }
 
 async fn close(socket: &mut WebSocket, code: u16, reason: &'static str) {
