@@ -7,6 +7,7 @@
 use anyhow::{Context, bail};
 use futures_util::{SinkExt, StreamExt};
 use hdrhistogram::Histogram;
+use serde::Deserialize;
 use serde_json::{Value, json};
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -18,7 +19,11 @@ use tokio::time::timeout;
 use tokio_tungstenite::tungstenite::Message as WsMessage;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::http::HeaderValue;
+use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+
+/// A client's read buffer; a larger frame still arrives whole.
+const READ_BUFFER: usize = 4096;
 
 /// How long a socket may take from connecting to `ready`.
 const HANDSHAKE: Duration = Duration::from_secs(30);
@@ -109,9 +114,14 @@ impl Subscriber {
                 HeaderValue::from_str(cookie).context("a bad session cookie")?,
             );
         }
-        let (mut socket, _) = tokio_tungstenite::connect_async(request)
-            .await
-            .context("the WebSocket did not open")?;
+        // Frames here are small; tungstenite's default 128 KiB read buffer is
+        // zero-filled on every read, which on a shared machine takes CPU from
+        // the server being measured.
+        let config = WebSocketConfig::default().read_buffer_size(READ_BUFFER);
+        let (mut socket, _) =
+            tokio_tungstenite::connect_async_with_config(request, Some(config), true)
+                .await
+                .context("the WebSocket did not open")?;
         if let Credentials::SocketIo(auth) = &self.credentials {
             socket_io_connect(&mut socket, auth).await?;
             return Ok(socket);
@@ -187,13 +197,12 @@ impl Connected {
     /// Notes a Parley frame if it is a message of this run.
     fn parley_frame(&self, text: &str, result: &mut SubscriberResult) {
         let received_at = chrono::Utc::now().timestamp_micros();
-        let Ok(frame) = serde_json::from_str::<Value>(text) else {
+        let Ok(frame) = serde_json::from_str::<ParleyFrame<'_>>(text) else {
             return;
         };
-        if frame["type"] != "message" {
-            return;
+        if let (Some("message"), Some(message)) = (frame.kind, frame.message) {
+            self.record(&message, received_at, result);
         }
-        self.record(&frame["message"], received_at, result);
     }
 
     /// Answers Engine.IO pings (or the server drops the socket after its
@@ -211,22 +220,15 @@ impl Connected {
         let Some(event) = text.strip_prefix("42") else {
             return Ok(());
         };
-        let Ok(Value::Array(event)) = serde_json::from_str::<Value>(event) else {
-            return Ok(());
-        };
-        if event.first().and_then(Value::as_str) == Some("message")
-            && let Some(message) = event.get(1)
-        {
-            self.record(message, received_at, result);
+        if let Ok(("message", message)) = serde_json::from_str::<(&str, Message<'_>)>(event) {
+            self.record(&message, received_at, result);
         }
         Ok(())
     }
 
-    /// Notes one message (`{"id", "body", ...}`) if it is of this run.
-    fn record(&self, message: &Value, received_at: i64, result: &mut SubscriberResult) {
-        let (Some(id), Some(body)) = (message["id"].as_i64(), message["body"].as_str()) else {
-            return;
-        };
+    /// Notes one message if it is of this run.
+    fn record(&self, message: &Message<'_>, received_at: i64, result: &mut SubscriberResult) {
+        let (id, body) = (message.id, message.body.as_ref());
         // The body is "<marker> <lane> <sent µs> <seq> <padding>".
         let mut words = body.split(' ');
         if words.next() != Some(self.marker.as_str()) {
@@ -244,6 +246,25 @@ impl Connected {
         let micros = u64::try_from(received_at - sent_at).unwrap_or(0).max(1);
         result.latency.saturating_record(micros);
     }
+}
+
+/// The part of a Parley frame the load generator reads; the rest is skipped
+/// unparsed, so the client's own CPU stays off the figures.
+#[derive(Debug, Deserialize)]
+struct ParleyFrame<'a> {
+    #[serde(rename = "type", borrow)]
+    kind: Option<&'a str>,
+    #[serde(borrow)]
+    message: Option<Message<'a>>,
+}
+
+/// A message as both servers send it: its id and body (borrowed unless the
+/// JSON escaped something in it).
+#[derive(Debug, Deserialize)]
+struct Message<'a> {
+    id: i64,
+    #[serde(borrow)]
+    body: std::borrow::Cow<'a, str>,
 }
 
 /// Engine.IO v4's opening: the server's OPEN packet (`0{...}`), our CONNECT

@@ -365,14 +365,31 @@ where
     }
 }
 
-/// The loads every server gets: saturation, half of it, durable throughput
-/// (only where messages are stored) and idle sockets.
+/// The loads every server gets: idle sockets, saturation, half of it, and
+/// durable throughput (only where messages are stored).
 async fn measure(
     plan: &Plan,
     name: &str,
     target: &Target,
     persists: bool,
 ) -> anyhow::Result<(Report, Report, Option<Report>, Report)> {
+    // Idle first, while the server's heap is as start-up left it: after a
+    // heavy run, freed memory would absorb the sockets and hide their cost.
+    eprintln!("bench: {name}: {} idle sockets", plan.idle_clients);
+    let idle_load = Load {
+        clients: plan.idle_clients,
+        technicians: 0,
+        messages: 0,
+        ..plan.fan_out.clone()
+    };
+    let idle = crate::run(target.clone(), idle_load).await?;
+    if idle.connected < idle.clients {
+        eprintln!(
+            "bench: {name}: only {} of {} idle sockets opened (is `ulimit -n` high enough?)",
+            idle.connected, idle.clients
+        );
+    }
+
     eprintln!("bench: {name}: fan-out at saturation");
     let saturation = checked(crate::run(target.clone(), plan.fan_out.clone()).await?)?;
 
@@ -399,20 +416,6 @@ async fn measure(
         None
     };
 
-    eprintln!("bench: {name}: {} idle sockets", plan.idle_clients);
-    let idle_load = Load {
-        clients: plan.idle_clients,
-        technicians: 0,
-        messages: 0,
-        ..plan.fan_out.clone()
-    };
-    let idle = crate::run(target.clone(), idle_load).await?;
-    if idle.connected < idle.clients {
-        eprintln!(
-            "bench: {name}: only {} of {} idle sockets opened (is `ulimit -n` high enough?)",
-            idle.connected, idle.clients
-        );
-    }
     Ok((saturation, half_rate, persist, idle))
 }
 
