@@ -14,7 +14,7 @@ use sqlx::{Any, Row, Transaction};
 use std::sync::Arc;
 use tokio::sync::Mutex;
 
-const CONVERSATION_COLUMNS: &str = "id, workspace_id, end_user_id, subject, status, \
+pub(super) const CONVERSATION_COLUMNS: &str = "id, workspace_id, end_user_id, subject, status, \
      technician_id, created_at, updated_at, last_message_id";
 
 const JOB_COLUMNS: &str = "id, workspace_id, conversation_id, kind, message_id, payload, state, \
@@ -149,7 +149,7 @@ fn end_user_from(row: &AnyRow) -> StoreResult<EndUser> {
     })
 }
 
-fn conversation_from(row: &AnyRow) -> StoreResult<Conversation> {
+pub(super) fn conversation_from(row: &AnyRow) -> StoreResult<Conversation> {
     Ok(Conversation {
         id: row.try_get("id")?,
         workspace_id: row.try_get("workspace_id")?,
@@ -228,17 +228,8 @@ pub(super) async fn insert_message(
 
     // In a conversation with a ticket (or one being made), the message goes
     // to the PSA too: queued here, in the same transaction, so it is never
-    // lost. System messages are Parley's own and stay in the chat.
-    // A message an agent wrote in the PSA (a technician without a Parley
-    // account) came from there: sending it back would echo it.
-    let from_psa = message.author_kind == AuthorKind::Technician && message.author_id.is_none();
-    let job_kind = match message.kind {
-        _ if from_psa => None,
-        MessageKind::Text | MessageKind::Note => Some(JobKind::AddNote),
-        MessageKind::Attachment => Some(JobKind::AddFile),
-        MessageKind::System => None,
-    };
-    if let Some(kind) = job_kind {
+    // lost.
+    if let Some(kind) = outbox_job_kind(message) {
         sqlx::query(
             "INSERT INTO outbox (workspace_id, conversation_id, kind, message_id, payload, state, \
              attempts, next_attempt_at, maybe_sent, created_at) \
@@ -274,7 +265,8 @@ pub(super) async fn insert_message(
     // An end user writing to a closed chat reopens it for the whole help desk,
     // so it goes back to waiting for a technician to claim it. On PostgreSQL
     // two messages' transactions may commit in the other order than their
-    // ids were drawn, so the last message only ever moves forwards.
+    // ids were drawn, so the last message only ever moves forwards. The
+    // batch writer does the same in memory: see `advance_conversation`.
     let reopens = message.author_kind == AuthorKind::EndUser;
     let row = sqlx::query(
         "UPDATE conversations SET \
@@ -298,6 +290,45 @@ pub(super) async fn insert_message(
     let conversation = conversation_from(&not_found_if_missing(row, "conversation")?)?;
 
     Ok((conversation, id))
+}
+
+/// The outbox job that sends `message` to the PSA, if its conversation has a
+/// ticket (or one being made). System messages are Parley's own and stay in
+/// the chat; a message an agent wrote in the PSA (a technician without a
+/// Parley account) came from there, and sending it back would echo it.
+pub(super) fn outbox_job_kind(message: &NewMessage) -> Option<JobKind> {
+    let from_psa = message.author_kind == AuthorKind::Technician && message.author_id.is_none();
+    match message.kind {
+        _ if from_psa => None,
+        MessageKind::Text | MessageKind::Note => Some(JobKind::AddNote),
+        MessageKind::Attachment => Some(JobKind::AddFile),
+        MessageKind::System => None,
+    }
+}
+
+/// Moves `conversation` on as [`insert_message`]'s UPDATE does when `message`
+/// is stored under `id`, for writers that keep the row in memory and write
+/// it once; the two must change together. Returns whether anything changed
+/// (a note changes nothing).
+pub(super) fn advance_conversation(
+    conversation: &mut Conversation,
+    message: &NewMessage,
+    id: MessageId,
+) -> bool {
+    if message.kind == MessageKind::Note {
+        return false;
+    }
+
+    conversation.last_message_id =
+        Some(conversation.last_message_id.map_or(id, |last| last.max(id)));
+    conversation.updated_at = message.at;
+    if conversation.status == ConversationStatus::Closed
+        && message.author_kind == AuthorKind::EndUser
+    {
+        conversation.status = ConversationStatus::Waiting;
+        conversation.technician_id = None;
+    }
+    true
 }
 
 /// The message as [`Store::message`] would read it back once `message` is
