@@ -19,6 +19,7 @@ pub use report::{Report, StepRow};
 
 use anyhow::{Context, bail};
 use client::{Credentials, Subscriber, SubscriberResult};
+use hdrhistogram::Histogram;
 use parley::identity::WidgetSecret;
 use parley_api::{Conversation, post_json};
 use serde_json::json;
@@ -298,6 +299,7 @@ pub async fn run(target: Target, load: Load) -> anyhow::Result<Report> {
     let sent: Arc<std::sync::Mutex<Vec<(i64, i64)>>> = Arc::default();
     let accepted = Arc::new(AtomicU64::new(0));
     let send_errors = Arc::new(std::sync::Mutex::new(Errors::default()));
+    let acknowledged = Arc::new(std::sync::Mutex::new(client::new_histogram()?));
     let send_started = Instant::now();
     let mut senders = Vec::new();
     for sender in 0..load.senders {
@@ -320,6 +322,7 @@ pub async fn run(target: Target, load: Load) -> anyhow::Result<Report> {
                 body_bytes: load.body_bytes,
                 sent: sent.clone(),
                 accepted: accepted.clone(),
+                acknowledged: acknowledged.clone(),
                 errors: send_errors.clone(),
             };
             senders.push(tokio::spawn(job.run()));
@@ -386,6 +389,7 @@ pub async fn run(target: Target, load: Load) -> anyhow::Result<Report> {
         connect_seconds,
         sent: sent.len() as u64,
         accepted: accepted.load(Ordering::Relaxed),
+        acknowledged: std::mem::replace(&mut *lock(&acknowledged), client::new_histogram()?),
         persists,
         send_seconds,
         expected_deliveries: expected_total,
@@ -577,6 +581,8 @@ struct Lane {
     sent: Arc<std::sync::Mutex<Vec<(i64, i64)>>>,
     accepted: Arc<AtomicU64>,
     errors: Arc<std::sync::Mutex<Errors>>,
+    /// Send-to-answer times in microseconds, shared by every lane.
+    acknowledged: Arc<std::sync::Mutex<Histogram<u64>>>,
 }
 
 impl Lane {
@@ -601,6 +607,7 @@ impl Lane {
             while body.len() < self.body_bytes {
                 body.push('x');
             }
+            let posted = Instant::now();
             let answer = post_json(
                 &self.http,
                 &self.url,
@@ -611,6 +618,9 @@ impl Lane {
 
             match answer.and_then(|message| message["id"].as_i64().context("no message id")) {
                 Ok(id) => {
+                    let micros = posted.elapsed().as_micros();
+                    lock(&self.acknowledged)
+                        .saturating_record(u64::try_from(micros).unwrap_or(u64::MAX).max(1));
                     // A 201 from Parley means the message is stored.
                     self.accepted.fetch_add(1, Ordering::Relaxed);
                     lock(&self.sent).push((self.conversation.id, id));

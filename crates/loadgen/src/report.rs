@@ -15,6 +15,9 @@ pub struct Report {
     /// Whether a 201 means the message is stored (Parley) or only relayed
     /// (the socket.io reference server).
     pub persists: bool,
+    /// Send-to-answer time of the accepted messages, in microseconds: for
+    /// Parley, how long a message takes to be durable.
+    pub acknowledged: Histogram<u64>,
     pub send_seconds: f64,
     pub expected_deliveries: u64,
     pub deliveries: u64,
@@ -58,6 +61,11 @@ impl Report {
     /// A latency quantile in milliseconds.
     pub fn millis(&self, quantile: f64) -> f64 {
         self.latency.value_at_quantile(quantile) as f64 / 1000.0
+    }
+
+    /// A send-to-answer quantile in milliseconds.
+    pub fn acknowledged_millis(&self, quantile: f64) -> f64 {
+        self.acknowledged.value_at_quantile(quantile) as f64 / 1000.0
     }
 
     /// What each open, idle socket added to the server's memory.
@@ -119,6 +127,14 @@ impl fmt::Display for Report {
                     self.deliveries,
                     self.expected_deliveries,
                     self.delivered_per_second()
+                ),
+            ),
+            (
+                "send to answer p50 / p99",
+                format!(
+                    "{:.2} / {:.2} ms",
+                    self.acknowledged_millis(0.5),
+                    self.acknowledged_millis(0.99)
                 ),
             ),
             ("latency p50", format!("{:.2} ms", self.millis(0.5))),

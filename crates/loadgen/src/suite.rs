@@ -535,7 +535,7 @@ async fn markdown(plan: &Plan, figures: &[ServerFigures]) -> String {
     out.push('\n');
 
     type Cell = fn(&ServerFigures) -> String;
-    let rows: [(&str, Cell); 12] = [
+    let rows: [(&str, Cell); 13] = [
         ("start-up (spawn to healthy, median of 5)", |server| {
             format!("{:.0} ms", server.start_ms)
         }),
@@ -562,6 +562,16 @@ async fn markdown(plan: &Plan, figures: &[ServerFigures]) -> String {
                 server.half_rate.millis(0.999)
             )
         }),
+        (
+            "at half of saturation: send to answer p50 / p99",
+            |server| {
+                format!(
+                    "{:.1} / {:.1} ms",
+                    server.half_rate.acknowledged_millis(0.5),
+                    server.half_rate.acknowledged_millis(0.99)
+                )
+            },
+        ),
         ("durable throughput: messages persisted/s", |server| {
             server.persist.as_ref().map_or_else(
                 || "no persistence".to_owned(),
