@@ -4,6 +4,7 @@
 //! This composes the identity primitives with the store; the web layer only
 //! moves tokens between cookies, headers and these calls.
 
+use crate::chat::names::TechnicianNames;
 use crate::identity::{
     self, LoginLimiter, MasterKey, PasswordError, SealError, SessionToken, WidgetSecret,
     WidgetTokenError,
@@ -69,6 +70,8 @@ pub struct Accounts {
     session_lifetime: Duration,
     widget_session_lifetime: Duration,
     hash_params: Option<identity::HashParams>,
+    /// The chat's cache of technicians' names, told of every account change.
+    names: TechnicianNames,
 }
 
 impl Accounts {
@@ -100,7 +103,16 @@ impl Accounts {
             session_lifetime,
             widget_session_lifetime,
             hash_params: None,
+            names: TechnicianNames::default(),
         })
+    }
+
+    /// Shares the chat's cache of technicians' names, so that an account
+    /// made here shows by its name at once rather than after the cache's
+    /// lifetime.
+    pub fn with_technician_names(mut self, names: TechnicianNames) -> Self {
+        self.names = names;
+        self
     }
 
     /// Uses cheap hashing parameters: for tests and the demo's seeded users,
@@ -136,6 +148,7 @@ impl Accounts {
     ) -> AccountResult<Account> {
         let new = self.new_account(email, name, role, password)?;
         let account = self.store.create_account(new).await?;
+        self.names.forget(account.workspace_id);
         tracing::info!(account.id = account.id, role = %account.role, "account created");
         Ok(account)
     }
@@ -156,6 +169,7 @@ impl Accounts {
                 "an admin already exists; sign in instead".to_owned(),
             ));
         };
+        self.names.forget(account.workspace_id);
         tracing::info!(account.id = account.id, "first admin created");
         Ok(account)
     }

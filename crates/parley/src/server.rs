@@ -116,6 +116,7 @@ pub async fn start(config: Config, options: Options) -> anyhow::Result<Running> 
     );
     let backend = store.backend();
     let chat = Chat::new(store.clone(), Hub::new(), config.limits.clone());
+    let accounts = accounts.with_technician_names(chat.technician_names().clone());
     if backend == store::Backend::Postgres {
         let relay = relay::start(&database_url, chat.clone(), accounts.workspace_id())
             .await

@@ -7,6 +7,8 @@
 
 /// The fan-out hub and the events it carries.
 pub mod hub;
+/// Technicians' names for views, kept for a few seconds.
+pub mod names;
 /// Fan-out across instances through PostgreSQL's `LISTEN/NOTIFY`.
 pub mod relay;
 /// Message text made safe for a page.
@@ -21,6 +23,7 @@ use crate::store::{
     WorkspaceId, now_millis,
 };
 use hub::{Event, Hub, Listener, Scope};
+use names::TechnicianNames;
 use std::sync::Arc;
 use view::{AuthorView, ConversationView, MessageView, Names};
 
@@ -169,6 +172,7 @@ pub struct Chat {
     store: Arc<dyn Store>,
     hub: Hub,
     limits: Arc<Limits>,
+    names: TechnicianNames,
 }
 
 /// The longest subject, in characters; longer ones are cut.
@@ -180,7 +184,14 @@ impl Chat {
             store,
             hub,
             limits: Arc::new(limits),
+            names: TechnicianNames::default(),
         }
+    }
+
+    /// The technicians' names views show; the account service forgets them
+    /// when it changes an account, so views never wait out the cache.
+    pub fn technician_names(&self) -> &TechnicianNames {
+        &self.names
     }
 
     pub fn hub(&self) -> &Hub {
@@ -219,7 +230,9 @@ impl Chat {
             .end_user(workspace_id, conversation.end_user_id)
             .await?;
 
-        let names = self.names(&[&end_user]).await?;
+        let names = self
+            .names(&[&end_user], authored(&message).as_slice())
+            .await?;
         let view = names.message(&message);
         Ok(Event::Message {
             scope: scope(&end_user, !view.visible_to_end_users()),
@@ -239,7 +252,9 @@ impl Chat {
             .end_user(workspace_id, conversation.end_user_id)
             .await?;
 
-        let names = self.names(&[&end_user]).await?;
+        let names = self
+            .names(&[&end_user], conversation.technician_id.as_slice())
+            .await?;
         Ok(Event::Conversation {
             scope: scope(&end_user, false),
             conversation: names.conversation(&conversation, &end_user),
@@ -296,7 +311,7 @@ impl Chat {
             "conversation started"
         );
 
-        let names = self.names(&[user]).await?;
+        let names = self.names(&[user], &[]).await?;
         let conversation = names.conversation(&conversation, user);
         let message = names.message(&message);
         self.publish_conversation(&conversation, user);
@@ -373,7 +388,9 @@ impl Chat {
         id: ConversationId,
     ) -> ChatResult<ConversationView> {
         let (conversation, end_user) = self.visible(actor, id).await?;
-        let names = self.names(&[&end_user]).await?;
+        let names = self
+            .names(&[&end_user], conversation.technician_id.as_slice())
+            .await?;
         Ok(names.conversation(&conversation, &end_user))
     }
 
@@ -406,7 +423,13 @@ impl Chat {
         for conversation in &conversations {
             end_users.push(self.end_user_of(actor, conversation.end_user_id).await?);
         }
-        let names = self.names(&end_users.iter().collect::<Vec<_>>()).await?;
+        let technicians: Vec<_> = conversations
+            .iter()
+            .filter_map(|c| c.technician_id)
+            .collect();
+        let names = self
+            .names(&end_users.iter().collect::<Vec<_>>(), &technicians)
+            .await?;
         Ok(conversations
             .iter()
             .zip(&end_users)
@@ -441,7 +464,7 @@ impl Chat {
             messages.remove(0);
         }
 
-        let names = self.names(&[&end_user]).await?;
+        let names = self.names(&[&end_user], &technicians_in(&messages)).await?;
         Ok((
             messages.iter().map(|m| names.message(m)).collect(),
             has_more,
@@ -466,7 +489,7 @@ impl Chat {
             .await?;
 
         let names = match actor {
-            Actor::EndUser(user) => self.names(&[user]).await?,
+            Actor::EndUser(user) => self.names(&[user], &technicians_in(&messages)).await?,
             Actor::Technician(_) => self.names_for_messages(actor, &messages).await?,
         };
         Ok(messages.iter().map(|m| names.message(m)).collect())
@@ -670,7 +693,11 @@ impl Chat {
             "conversation changed"
         );
 
-        let names = self.names(&[&end_user]).await?;
+        let technicians: Vec<_> = [current.technician_id, updated.technician_id]
+            .into_iter()
+            .flatten()
+            .collect();
+        let names = self.names(&[&end_user], &technicians).await?;
         let view = names.conversation(&updated, &end_user);
         self.publish_conversation(&view, &end_user);
 
@@ -712,7 +739,11 @@ impl Chat {
         message: crate::store::Message,
         end_user: &EndUser,
     ) -> ChatResult<MessageView> {
-        let names = self.names(&[end_user]).await?;
+        let technicians: Vec<_> = [authored(&message), after.technician_id]
+            .into_iter()
+            .flatten()
+            .collect();
+        let names = self.names(&[end_user], &technicians).await?;
         let view = names.message(&message);
         self.publish_message(&view, end_user);
 
@@ -758,10 +789,13 @@ impl Chat {
         }
     }
 
-    async fn names(&self, end_users: &[&EndUser]) -> ChatResult<Names> {
+    /// The names for views of the end users given and of the technicians
+    /// `wanted` (the ones the views will name), from the cache when it knows
+    /// them all.
+    async fn names(&self, end_users: &[&EndUser], wanted: &[i64]) -> ChatResult<Names> {
         let workspace = end_users.first().map_or(1, |user| user.workspace_id);
-        let technicians = self.store.accounts(workspace).await?;
-        Ok(Names::new(&technicians, end_users))
+        let technicians = self.names.get(&*self.store, workspace, wanted).await?;
+        Ok(Names::with_technicians(technicians, end_users))
     }
 
     async fn names_for_messages(
@@ -781,9 +815,16 @@ impl Chat {
         for id in ids {
             end_users.push(self.store.end_user(actor.workspace_id(), id).await?);
         }
-        let technicians = self.store.accounts(actor.workspace_id()).await?;
-        Ok(Names::new(
-            &technicians,
+        let technicians = self
+            .names
+            .get(
+                &*self.store,
+                actor.workspace_id(),
+                &technicians_in(messages),
+            )
+            .await?;
+        Ok(Names::with_technicians(
+            technicians,
             &end_users.iter().collect::<Vec<_>>(),
         ))
     }
@@ -831,6 +872,22 @@ impl Chat {
         }
         Ok(content_type)
     }
+}
+
+/// The technician who wrote a message, if one did.
+fn authored(message: &crate::store::Message) -> Option<i64> {
+    match message.author_kind {
+        AuthorKind::Technician => message.author_id,
+        _ => None,
+    }
+}
+
+/// The technicians who wrote any of `messages`.
+fn technicians_in(messages: &[crate::store::Message]) -> Vec<i64> {
+    let mut ids: Vec<i64> = messages.iter().filter_map(authored).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    ids
 }
 
 fn technician(actor: &Actor) -> ChatResult<&Account> {

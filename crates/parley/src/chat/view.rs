@@ -1,6 +1,7 @@
 //! What clients see of conversations and messages: the JSON shapes of the API
 //! and the WebSocket (see `docs/client-protocol.md`).
 
+use crate::chat::names::TechnicianMap;
 use crate::chat::text;
 use crate::store::{
     Account, AuthorKind, Conversation, ConversationStatus, EndUser, Message, MessageKind, Millis,
@@ -8,6 +9,7 @@ use crate::store::{
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde::Serialize;
 use std::collections::HashMap;
+use std::sync::Arc;
 
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct PersonView {
@@ -79,17 +81,23 @@ pub fn time(millis: Millis) -> String {
 /// The names a view needs, looked up once for a batch of messages.
 #[derive(Debug, Default)]
 pub struct Names {
-    technicians: HashMap<i64, String>,
+    technicians: TechnicianMap,
     end_users: HashMap<i64, String>,
 }
 
 impl Names {
     pub fn new(technicians: &[Account], end_users: &[&EndUser]) -> Self {
+        let technicians = technicians
+            .iter()
+            .map(|account| (account.id, account.name.clone()))
+            .collect();
+        Self::with_technicians(Arc::new(technicians), end_users)
+    }
+
+    /// Names from technicians' names already at hand (the chat's cache).
+    pub fn with_technicians(technicians: TechnicianMap, end_users: &[&EndUser]) -> Self {
         Self {
-            technicians: technicians
-                .iter()
-                .map(|account| (account.id, account.name.clone()))
-                .collect(),
+            technicians,
             end_users: end_users
                 .iter()
                 .map(|user| (user.id, user.name.clone()))

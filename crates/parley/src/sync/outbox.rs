@@ -20,6 +20,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 use std::sync::Arc;
 use std::time::Duration;
+use tokio::sync::broadcast;
 
 /// What a ticket creation job carries, fixed when the ticket was asked for.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -42,7 +43,8 @@ pub struct OutboxConfig {
     /// admin, with its last error.
     pub park_after: Duration,
     /// How long an idle worker sleeps before looking again (a new message
-    /// wakes it sooner).
+    /// wakes it sooner). This sweep is what guarantees progress: a wake-up
+    /// is only a hint, the outbox table is the truth.
     pub idle_poll: Duration,
 }
 
@@ -101,11 +103,8 @@ impl Outbox {
                     Ok(false) => {}
                     Err(error) => tracing::error!(%error, "outbox worker could not claim a job"),
                 }
-                // Idle: sleep until something is posted, or the poll interval.
-                tokio::select! {
-                    _ = wake.recv() => {}
-                    () = tokio::time::sleep(self.config.idle_poll) => {}
-                }
+
+                idle(&mut wake, self.config.idle_poll).await;
             }
         })
     }
@@ -553,6 +552,46 @@ impl Outbox {
     }
 }
 
+/// Waits, while idle, until an event that may have queued work or until the
+/// poll interval; then takes every hint already waiting, since one look at
+/// the outbox answers them all.
+async fn idle(wake: &mut broadcast::Receiver<Arc<Event>>, poll: Duration) {
+    let sweep = tokio::time::sleep(poll);
+    tokio::pin!(sweep);
+    loop {
+        tokio::select! {
+            received = wake.recv() => match received {
+                Ok(event) if may_queue_work(&event) => break,
+                Ok(_) => {}
+                // Missed events may have been messages.
+                Err(broadcast::error::RecvError::Lagged(_)) => break,
+                // No more hints ever: only the sweep is left.
+                Err(broadcast::error::RecvError::Closed) => {
+                    (&mut sweep).await;
+                    return;
+                }
+            },
+            () = &mut sweep => return,
+        }
+    }
+
+    while wake.try_recv().is_ok() {}
+}
+
+/// Whether an event may come with new outbox work. Jobs are queued in the
+/// transaction of a new message (a text, a note, a file, or the system
+/// message a ticket request posts) or of a conversation change (closing with
+/// a ticket status); typing, read receipts, sync states and presence never
+/// queue any, and the sync states are this worker's own.
+fn may_queue_work(event: &Event) -> bool {
+    match event {
+        Event::Message { .. } | Event::Conversation { .. } => true,
+        Event::Typing { .. } | Event::Read { .. } | Event::Sync { .. } | Event::Presence { .. } => {
+            false
+        }
+    }
+}
+
 /// The delay before attempt `attempts + 1`: doubling from the base, capped,
 /// with up to a fifth of jitter so that many jobs failing together do not
 /// retry together.
@@ -571,6 +610,86 @@ fn millis(duration: Duration) -> Millis {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::chat::hub::{Hub, Scope};
+    use crate::chat::view::{AuthorView, SyncView};
+
+    fn typing() -> Event {
+        Event::Typing {
+            scope: Scope::default(),
+            conversation_id: 3,
+            author: AuthorView {
+                kind: AuthorKind::EndUser,
+                id: Some(7),
+                name: "Dana".to_owned(),
+            },
+        }
+    }
+
+    fn sync() -> Event {
+        Event::Sync {
+            workspace_id: 1,
+            sync: SyncView {
+                message_id: 5,
+                job_id: 9,
+                state: "synced",
+                note_id: Some(11),
+                error: None,
+            },
+        }
+    }
+
+    #[test]
+    fn only_messages_and_conversation_changes_may_queue_work() {
+        let presence = Event::Presence {
+            workspace_id: 1,
+            online: true,
+        };
+
+        assert!(!may_queue_work(&typing()));
+        assert!(!may_queue_work(&sync()));
+        assert!(!may_queue_work(&presence));
+    }
+
+    /// Whether the idle wait ends on its first look, without its sweep.
+    fn ends_at_once(wake: &mut broadcast::Receiver<Arc<Event>>) -> bool {
+        let waiting = std::pin::pin!(idle(wake, Duration::from_secs(3600)));
+        let mut context = std::task::Context::from_waker(std::task::Waker::noop());
+        waiting.poll(&mut context).is_ready()
+    }
+
+    #[tokio::test]
+    async fn a_typing_event_does_not_wake_the_idle_worker_but_a_message_does() {
+        let hub = Hub::new();
+        let mut wake = hub.subscribe();
+        let message = crate::store::Message {
+            id: 5,
+            workspace_id: 1,
+            conversation_id: 3,
+            kind: MessageKind::Text,
+            author_kind: AuthorKind::EndUser,
+            author_id: Some(7),
+            author_name: None,
+            body: "hello".to_owned(),
+            attachment: None,
+            created_at: 0,
+        };
+        let message = Event::Message {
+            scope: Scope::default(),
+            message: crate::chat::view::Names::default().message(&message),
+        };
+
+        hub.publish(typing());
+        hub.publish(sync());
+        let woke_for_typing = ends_at_once(&mut wake);
+        hub.publish(typing());
+        hub.publish(message);
+        hub.publish(typing());
+        let woke_for_message = ends_at_once(&mut wake);
+
+        assert!(!woke_for_typing);
+        assert!(woke_for_message);
+        assert!(wake.try_recv().is_err(), "hints were left waiting");
+    }
 
     #[test]
     fn backoff_doubles_and_stays_under_its_cap() {
