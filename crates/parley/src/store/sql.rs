@@ -836,6 +836,11 @@ impl Store for SqlStore {
         Ok(messages)
     }
 
+    // FIXME(until resume has a commit-ordered cursor): on PostgreSQL a message
+    // id is drawn before its transaction commits, so a lower id can become
+    // visible after a higher one; a socket that resumes in that window, after
+    // the higher id, never replays the lower one. SQLite assigns ids inside
+    // the write turn, in commit order, and is not affected.
     async fn messages_after(&self, query: ResumeQuery) -> StoreResult<Vec<Message>> {
         let notes = if query.include_notes {
             ""
