@@ -310,14 +310,20 @@ pub async fn run(target: Target, load: Load) -> anyhow::Result<Report> {
         // Each of a sender's requests in flight takes its turn at the rate.
         let lanes = load.in_flight.min(share.max(1));
         for lane in 0..lanes {
+            let every = load
+                .rate
+                .map(|rate| Duration::from_secs_f64(lanes as f64 / rate));
+            // Lanes start spread over one period, as independent people
+            // would, not all on the same tick: a synchronised burst measures
+            // the queue it builds rather than the server.
+            let slot = (sender * lanes + lane) as f64 / (load.senders * lanes) as f64;
             let job = Lane {
                 http: http.clone(),
                 url: url.clone(),
                 conversation: conversation.clone(),
                 count: share / lanes + usize::from(lane < share % lanes),
-                every: load
-                    .rate
-                    .map(|rate| Duration::from_secs_f64(lanes as f64 / rate)),
+                every,
+                phase: every.map_or(Duration::ZERO, |every| every.mul_f64(slot)),
                 marker: format!("{marker} {sender}.{lane}"),
                 body_bytes: load.body_bytes,
                 sent: sent.clone(),
@@ -575,6 +581,8 @@ struct Lane {
     count: usize,
     /// The pause between sends; `None` sends as soon as the last is answered.
     every: Option<Duration>,
+    /// How long after the start this lane's first send is.
+    phase: Duration,
     /// The run's marker and this lane's name, which start every body.
     marker: String,
     body_bytes: usize,
@@ -590,7 +598,7 @@ impl Lane {
         // Skipped ticks are not made up in a burst: a slow server gets the
         // set rate or less, never more.
         let mut tick = self.every.map(|every| {
-            let mut tick = tokio::time::interval(every);
+            let mut tick = tokio::time::interval_at(Instant::now() + self.phase, every);
             tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             tick
         });

@@ -136,7 +136,7 @@ struct SuiteArgs {
     node: PathBuf,
     /// A PostgreSQL server whose role may create databases (for Parley on
     /// PostgreSQL); without it that column is left out.
-    #[arg(long, env = "PARLEY_BENCH_POSTGRES_URL")]
+    #[arg(long, env = "BENCH_POSTGRES_URL")]
     postgres_url: Option<String>,
     /// The fan-out load; rate flags are ignored (saturation, then half).
     #[command(flatten)]
