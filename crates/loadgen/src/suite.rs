@@ -276,7 +276,6 @@ async fn measure_parley(
     };
     let log = dir.path().join("serve.log");
     let (process, start_ms) = timed_starts(|| start(serve(), &log, "/healthz", url_of)).await?;
-    let idle_rss_kib = process.rss_kib();
 
     let target = Target::Parley {
         url: process.url.clone(),
@@ -285,18 +284,7 @@ async fn measure_parley(
         technician_password: TECHNICIAN_PASSWORD.to_owned(),
         pid: Some(process.pid),
     };
-    let figures = measure(plan, name, &target, true).await;
-    process.stop().await?;
-    let (saturation, half_rate, persist, idle) = figures?;
-    Ok(ServerFigures {
-        name: name.to_owned(),
-        start_ms,
-        idle_rss_kib,
-        saturation,
-        half_rate,
-        persist,
-        idle,
-    })
+    measure_and_stop(plan, name, process, start_ms, &target, true).await
 }
 
 async fn measure_socket_io(plan: &Plan) -> anyhow::Result<ServerFigures> {
@@ -324,14 +312,29 @@ async fn measure_socket_io(plan: &Plan) -> anyhow::Result<ServerFigures> {
     };
     let log = dir.path().join("socketio.log");
     let (process, start_ms) = timed_starts(|| start(serve(), &log, "/healthz", url_of)).await?;
-    let idle_rss_kib = process.rss_kib();
 
     let target = Target::SocketIo {
         url: process.url.clone(),
         pid: Some(process.pid),
     };
-    let figures = measure(plan, name, &target, false).await;
+    measure_and_stop(plan, name, process, start_ms, &target, false).await
+}
+
+/// Reads the started server's idle memory, gives it every load, and stops
+/// it whether or not the loads went well.
+async fn measure_and_stop(
+    plan: &Plan,
+    name: &str,
+    process: Process,
+    start_ms: f64,
+    target: &Target,
+    persists: bool,
+) -> anyhow::Result<ServerFigures> {
+    let idle_rss_kib = process.rss_kib();
+
+    let figures = measure(plan, name, target, persists).await;
     process.stop().await?;
+
     let (saturation, half_rate, persist, idle) = figures?;
     Ok(ServerFigures {
         name: name.to_owned(),

@@ -500,27 +500,8 @@ mod tests {
             .await
             .unwrap();
         let ws = store.default_workspace("secret").await.unwrap().id;
-        let user = store
-            .upsert_end_user(NewEndUser {
-                workspace_id: ws,
-                email: "dana@client.example".to_owned(),
-                name: "Dana".to_owned(),
-                subject: None,
-            })
-            .await
-            .unwrap();
-        let (chat, _) = store
-            .create_conversation(
-                NewConversation {
-                    workspace_id: ws,
-                    end_user_id: user.id,
-                    subject: "Printer".to_owned(),
-                },
-                text(ws, 0, "first"),
-            )
-            .await
-            .unwrap();
-        (store, ws, chat.id)
+        let chat = chat_of(&store, ws, "dana@client.example", "first").await;
+        (store, ws, chat)
     }
 
     fn text(ws: i64, conversation: i64, body: &str) -> NewMessage {
@@ -636,11 +617,16 @@ mod tests {
 
     /// A second conversation in the workspace of [`store_with_chat`].
     async fn another_chat(store: &dyn Store, ws: i64, email: &str) -> i64 {
+        chat_of(store, ws, email, "hello").await
+    }
+
+    /// A new end user's conversation, opened with `first`.
+    async fn chat_of(store: &dyn Store, ws: i64, email: &str, first: &str) -> i64 {
         let user = store
             .upsert_end_user(NewEndUser {
                 workspace_id: ws,
                 email: email.to_owned(),
-                name: "Robin".to_owned(),
+                name: "Dana".to_owned(),
                 subject: None,
             })
             .await
@@ -650,9 +636,9 @@ mod tests {
                 NewConversation {
                     workspace_id: ws,
                     end_user_id: user.id,
-                    subject: "VPN".to_owned(),
+                    subject: "Printer".to_owned(),
                 },
-                text(ws, 0, "hello"),
+                text(ws, 0, first),
             )
             .await
             .unwrap();
