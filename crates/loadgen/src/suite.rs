@@ -65,10 +65,11 @@ pub async fn run(plan: &Plan) -> anyhow::Result<String> {
     let sqlite = ParleyDatabase::Sqlite;
     figures.push(measure_parley(plan, "Parley (SQLite)", &sqlite).await?);
     if let Some(server_url) = &plan.postgres_url {
-        let database = ParleyDatabase::postgres(server_url).await?;
-        let measured = measure_parley(plan, "Parley (PostgreSQL)", &database).await;
-        database.drop_database().await;
-        figures.push(measured?);
+        let database = parley::testing::TestDatabase::postgres_at(server_url)
+            .await
+            .context("could not create the benchmark's PostgreSQL database")?;
+        let database = ParleyDatabase::Postgres(database);
+        figures.push(measure_parley(plan, "Parley (PostgreSQL)", &database).await?);
     }
     figures.push(measure_socket_io(plan).await?);
 
@@ -79,48 +80,15 @@ pub async fn run(plan: &Plan) -> anyhow::Result<String> {
 enum ParleyDatabase {
     /// The default: a file in the data directory.
     Sqlite,
-    /// A fresh database on a PostgreSQL server, dropped at the end.
-    Postgres { server_url: String, name: String },
+    /// A fresh database on a PostgreSQL server, dropped with this.
+    Postgres(parley::testing::TestDatabase),
 }
 
 impl ParleyDatabase {
-    async fn postgres(server_url: &str) -> anyhow::Result<Self> {
-        use sqlx::Connection as _;
-
-        let name = format!("parley_bench_{}", uuid::Uuid::new_v4().simple());
-        let mut admin = sqlx::PgConnection::connect(server_url)
-            .await
-            .context("could not reach the PostgreSQL server")?;
-        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
-            .execute(&mut admin)
-            .await
-            .context("could not create the benchmark's database")?;
-        Ok(Self::Postgres {
-            server_url: server_url.to_owned(),
-            name,
-        })
-    }
-
     fn url(&self) -> Option<String> {
         match self {
             Self::Sqlite => None,
-            Self::Postgres { server_url, name } => {
-                Some(parley::testing::replace_database(server_url, name))
-            }
-        }
-    }
-
-    async fn drop_database(&self) {
-        use sqlx::Connection as _;
-
-        let Self::Postgres { server_url, name } = self else {
-            return;
-        };
-        if let Ok(mut admin) = sqlx::PgConnection::connect(server_url).await {
-            let drop = format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)");
-            let _ = sqlx::query(sqlx::AssertSqlSafe(drop))
-                .execute(&mut admin)
-                .await;
+            Self::Postgres(database) => Some(database.url.clone()),
         }
     }
 }
@@ -432,20 +400,6 @@ fn checked(report: Report) -> anyhow::Result<Report> {
 
 /// The versions and machine the figures were measured on.
 async fn environment(plan: &Plan) -> Vec<(String, String)> {
-    let output = |program: &str, args: &[&str]| {
-        let (program, args) = (
-            program.to_owned(),
-            args.iter().map(|arg| arg.to_string()).collect::<Vec<_>>(),
-        );
-        async move {
-            match Command::new(&program).args(&args).output().await {
-                Ok(output) if output.status.success() => {
-                    String::from_utf8_lossy(&output.stdout).trim().to_owned()
-                }
-                _ => "unknown".to_owned(),
-            }
-        }
-    };
     let cpu = std::fs::read_to_string("/proc/cpuinfo")
         .ok()
         .and_then(|info| {
@@ -464,11 +418,11 @@ async fn environment(plan: &Plan) -> Vec<(String, String)> {
     .and_then(|text| serde_json::from_str::<serde_json::Value>(&text).ok())
     .and_then(|package| package["version"].as_str().map(str::to_owned))
     .unwrap_or_else(|| "unknown".to_owned());
-    let parley = output(&plan.parley_bin.to_string_lossy(), &["--version"]).await;
-    let node = output(&plan.node.to_string_lossy(), &["--version"]).await;
-    let rustc = output("rustc", &["--version"]).await;
+    let parley = version_of(plan.parley_bin.as_os_str()).await;
+    let node = version_of(plan.node.as_os_str()).await;
+    let rustc = version_of("rustc".as_ref()).await;
     let postgres = match &plan.postgres_url {
-        Some(_) => output("psql", &["--version"]).await,
+        Some(_) => version_of("psql".as_ref()).await,
         None => "not run".to_owned(),
     };
     vec![
@@ -483,6 +437,16 @@ async fn environment(plan: &Plan) -> Vec<(String, String)> {
         ("socket.io".to_owned(), socket_io),
         ("PostgreSQL".to_owned(), postgres),
     ]
+}
+
+/// What `program --version` prints, or "unknown".
+async fn version_of(program: &std::ffi::OsStr) -> String {
+    match Command::new(program).arg("--version").output().await {
+        Ok(output) if output.status.success() => {
+            String::from_utf8_lossy(&output.stdout).trim().to_owned()
+        }
+        _ => "unknown".to_owned(),
+    }
 }
 
 fn kib_text(kib: Option<f64>) -> String {

@@ -69,19 +69,27 @@ impl TestDatabase {
             return None;
         };
 
-        let name = format!("parley_test_{}", uuid::Uuid::new_v4().simple());
-        let mut admin = sqlx::PgConnection::connect(&server_url)
+        let database = Self::postgres_at(&server_url)
             .await
-            .expect("the test PostgreSQL server named by PARLEY_TEST_POSTGRES_URL answers");
+            .expect("the test PostgreSQL server answers and its role may create databases");
+        Some(database)
+    }
+
+    /// A fresh database on the PostgreSQL server at `server_url` (whose role
+    /// may create databases), dropped when this is; the benchmark uses it too.
+    pub async fn postgres_at(server_url: &str) -> Result<Self, sqlx::Error> {
+        let name = format!("parley_test_{}", uuid::Uuid::new_v4().simple());
+        let mut admin = sqlx::PgConnection::connect(server_url).await?;
         sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
             .execute(&mut admin)
-            .await
-            .expect("the test PostgreSQL role may create databases");
+            .await?;
 
-        let url = replace_database(&server_url, &name);
-        Some(Self {
-            url,
-            cleanup: Cleanup::Postgres { server_url, name },
+        Ok(Self {
+            url: replace_database(server_url, &name),
+            cleanup: Cleanup::Postgres {
+                server_url: server_url.to_owned(),
+                name,
+            },
         })
     }
 
@@ -122,7 +130,7 @@ impl Drop for TestDatabase {
 }
 
 /// The same server URL with another database name in its path.
-pub fn replace_database(server_url: &str, name: &str) -> String {
+fn replace_database(server_url: &str, name: &str) -> String {
     let (base, query) = match server_url.split_once('?') {
         Some((base, query)) => (base, Some(query)),
         None => (server_url, None),
